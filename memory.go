@@ -116,9 +116,9 @@ type MemoryFilter struct {
 // Score = relevance × importanceWeight × confidenceWeight × recencyWeight, where
 //
 //	relevance        = s / (s + 1) for the BM25 score s of the text match (1 without a query)
-//	importanceWeight = 0.4 + 0.2 × rank (low 0.6, medium 0.8, high 1.0, critical 1.2)
-//	confidenceWeight = 0.5 + 0.5 × confidence
-//	recencyWeight    = 0.5 + 0.5 × 2^(−age / 30 days), age measured from the memory's timestamp
+//	importanceWeight = 0.8 + 0.1 × rank (low 0.9, medium 1.0, high 1.1, critical 1.2)
+//	confidenceWeight = 0.7 + 0.3 × confidence
+//	recencyWeight    = 0.8 + 0.2 × 2^(−age / 30 days), age measured from the memory's timestamp
 //
 // so text relevance leads, and among equally relevant memories the important,
 // confident and recent ones come first.
@@ -148,13 +148,13 @@ func MemoryScore(bm25 float64, hasQuery bool, m *Memory, now time.Time) float64 
 		}
 		rel = bm25 / (bm25 + 1)
 	}
-	imp := 0.4 + 0.2*float64(ImportanceRank(m.Importance))
-	conf := 0.5 + 0.5*m.Confidence
+	imp := 0.8 + 0.1*float64(ImportanceRank(m.Importance))
+	conf := 0.7 + 0.3*m.Confidence
 	age := now.Sub(m.Timestamp).Hours() / 24
 	if age < 0 {
 		age = 0
 	}
-	rec := 0.5 + 0.5*math.Exp2(-age/30)
+	rec := 0.8 + 0.2*math.Exp2(-age/30)
 	return rel * imp * conf * rec
 }
 
