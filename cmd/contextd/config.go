@@ -1,0 +1,347 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting of contextd. Precedence, lowest first: the defaults
+// below < config/<APP_ENV>.json < the --config file < environment variables <
+// flags. Each field names its environment variable.
+type Config struct {
+	Env                   string   `json:"-"`                     // APP_ENV (or NODE_ENV): production, development, test, docker; default development
+	Host                  string   `json:"host"`                  // HOST; default 127.0.0.1
+	Port                  int      `json:"port"`                  // PORT; default 3000; 0 picks a free port
+	Store                 string   `json:"store"`                 // STORE: sqlite (default) or neo4j
+	DataDir               string   `json:"dataDir"`               // DATA_DIR: the embedded store's folder; default ./data
+	CORSOrigin            string   `json:"corsOrigin"`            // CORS_ORIGIN: "" sends no CORS headers; "*" or a comma list
+	JWTSecret             string   `json:"-"`                     // JWT_SECRET (or JWT_SECRET_FILE): "" disables JWTs; at least 32 bytes
+	APIRateLimit          int      `json:"apiRateLimit"`          // API_RATE_LIMIT: requests per minute per credential; 0 = unlimited (default)
+	LogLevel              string   `json:"logLevel"`              // LOG_LEVEL: debug, info (default), warn, error
+	LogFormat             string   `json:"logFormat"`             // LOG_FORMAT: json or text; default json in production and docker, text otherwise
+	CacheTTL              Duration `json:"cacheTtl"`              // CACHE_TTL: lifetime of short-lived cache entries; default 5m
+	CacheSizeMB           int      `json:"cacheSizeMb"`           // CACHE_SIZE_MB: SQLite page cache per connection; default 64
+	BackupDirectory       string   `json:"backupDirectory"`       // BACKUP_DIRECTORY: default ./backups
+	HealthCheckInterval   Duration `json:"healthCheckInterval"`   // HEALTH_CHECK_INTERVAL: default 30s
+	MetricsCollection     bool     `json:"metricsCollection"`     // METRICS_COLLECTION: serve /metrics; default true
+	PerformanceMonitoring bool     `json:"performanceMonitoring"` // PERFORMANCE_MONITORING: per-store-operation latency metrics; default true
+	Neo4jURI              string   `json:"neo4jUri"`              // NEO4J_URI
+	Neo4jUsername         string   `json:"neo4jUsername"`         // NEO4J_USERNAME
+	Neo4jPassword         string   `json:"-"`                     // NEO4J_PASSWORD (or NEO4J_PASSWORD_FILE)
+	Neo4jDatabase         string   `json:"neo4jDatabase"`         // NEO4J_DATABASE; default neo4j
+	LLMAPIKey             string   `json:"-"`                     // LLM_API_KEY (or LLM_API_KEY_FILE)
+	RedisURL              string   `json:"redisUrl"`              // REDIS_URL: optional
+	MaxBodyBytes          int64    `json:"maxBodyBytes"`          // MAX_BODY_BYTES: largest request body; default 2 MiB (batch routes allow 8x)
+	ShutdownTimeout       Duration `json:"shutdownTimeout"`       // SHUTDOWN_TIMEOUT: how long SIGTERM waits for requests; default 15s
+	RequestTimeout        Duration `json:"requestTimeout"`        // REQUEST_TIMEOUT: per request; default 30s
+}
+
+// Duration is a time.Duration read from JSON as "30s" or a number of seconds.
+type Duration time.Duration
+
+// UnmarshalJSON reads "1m30s" or 90.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		v, err := parseDuration(s)
+		if err != nil {
+			return err
+		}
+		*d = Duration(v)
+		return nil
+	}
+	var n float64
+	if err := json.Unmarshal(b, &n); err != nil {
+		return errors.New("must be a duration such as \"30s\" or a number of seconds")
+	}
+	*d = Duration(time.Duration(n * float64(time.Second)))
+	return nil
+}
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+func parseDuration(s string) (time.Duration, error) {
+	if n, err := strconv.ParseFloat(s, 64); err == nil {
+		return time.Duration(n * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("must be a duration such as \"30s\" (got %q)", s)
+	}
+	return d, nil
+}
+
+func defaultConfig() Config {
+	return Config{
+		Env:                   "development",
+		Host:                  "127.0.0.1",
+		Port:                  3000,
+		Store:                 "sqlite",
+		DataDir:               "./data",
+		LogLevel:              "info",
+		CacheTTL:              Duration(5 * time.Minute),
+		CacheSizeMB:           64,
+		BackupDirectory:       "./backups",
+		HealthCheckInterval:   Duration(30 * time.Second),
+		MetricsCollection:     true,
+		PerformanceMonitoring: true,
+		Neo4jDatabase:         "neo4j",
+		MaxBodyBytes:          2 << 20,
+		ShutdownTimeout:       Duration(15 * time.Second),
+		RequestTimeout:        Duration(30 * time.Second),
+	}
+}
+
+// configError is a bad setting: it stops start-up with one line.
+type configError struct{ setting, reason string }
+
+func (e *configError) Error() string { return "config: " + e.setting + ": " + e.reason }
+
+// setting binds a Config field to its environment variable and flag.
+type setting struct {
+	env, flag, usage string
+	set              func(c *Config, v string) error
+}
+
+func strSet(f func(c *Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error { *f(c) = v; return nil }
+}
+
+func intSet(f func(c *Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("must be an integer (got %q)", v)
+		}
+		*f(c) = n
+		return nil
+	}
+}
+
+func boolSet(f func(c *Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("must be true or false (got %q)", v)
+		}
+		*f(c) = b
+		return nil
+	}
+}
+
+func durSet(f func(c *Config) *Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := parseDuration(strings.TrimSpace(v))
+		if err != nil {
+			return err
+		}
+		*f(c) = Duration(d)
+		return nil
+	}
+}
+
+var settings = []setting{
+	{"HOST", "host", "address to listen on", strSet(func(c *Config) *string { return &c.Host })},
+	{"PORT", "port", "port to listen on (0 picks a free one)", intSet(func(c *Config) *int { return &c.Port })},
+	{"STORE", "store", "store backend: sqlite or neo4j", strSet(func(c *Config) *string { return &c.Store })},
+	{"DATA_DIR", "data-dir", "folder of the embedded store", strSet(func(c *Config) *string { return &c.DataDir })},
+	{"CORS_ORIGIN", "cors-origin", "allowed CORS origins: \"*\" or a comma list", strSet(func(c *Config) *string { return &c.CORSOrigin })},
+	{"JWT_SECRET", "", "HS256 secret for JWTs (at least 32 bytes)", strSet(func(c *Config) *string { return &c.JWTSecret })},
+	{"API_RATE_LIMIT", "api-rate-limit", "requests per minute per credential (0: unlimited)", intSet(func(c *Config) *int { return &c.APIRateLimit })},
+	{"LOG_LEVEL", "log-level", "debug, info, warn or error", strSet(func(c *Config) *string { return &c.LogLevel })},
+	{"LOG_FORMAT", "log-format", "json or text", strSet(func(c *Config) *string { return &c.LogFormat })},
+	{"CACHE_TTL", "cache-ttl", "lifetime of short-lived cache entries", durSet(func(c *Config) *Duration { return &c.CacheTTL })},
+	{"CACHE_SIZE_MB", "cache-size-mb", "SQLite page cache per connection, MiB", intSet(func(c *Config) *int { return &c.CacheSizeMB })},
+	{"BACKUP_DIRECTORY", "backup-directory", "folder for backups", strSet(func(c *Config) *string { return &c.BackupDirectory })},
+	{"HEALTH_CHECK_INTERVAL", "health-check-interval", "interval of background health checks", durSet(func(c *Config) *Duration { return &c.HealthCheckInterval })},
+	{"METRICS_COLLECTION", "metrics-collection", "serve Prometheus metrics on /metrics", boolSet(func(c *Config) *bool { return &c.MetricsCollection })},
+	{"PERFORMANCE_MONITORING", "performance-monitoring", "record store operation latencies", boolSet(func(c *Config) *bool { return &c.PerformanceMonitoring })},
+	{"NEO4J_URI", "neo4j-uri", "Neo4j Bolt URI", strSet(func(c *Config) *string { return &c.Neo4jURI })},
+	{"NEO4J_USERNAME", "neo4j-username", "Neo4j user", strSet(func(c *Config) *string { return &c.Neo4jUsername })},
+	{"NEO4J_PASSWORD", "", "Neo4j password", strSet(func(c *Config) *string { return &c.Neo4jPassword })},
+	{"NEO4J_DATABASE", "neo4j-database", "Neo4j database", strSet(func(c *Config) *string { return &c.Neo4jDatabase })},
+	{"LLM_API_KEY", "", "API key of the embeddings/LLM provider", strSet(func(c *Config) *string { return &c.LLMAPIKey })},
+	{"REDIS_URL", "redis-url", "Redis URL for shared rate limits and cache (optional)", strSet(func(c *Config) *string { return &c.RedisURL })},
+	{"MAX_BODY_BYTES", "max-body-bytes", "largest request body in bytes", func(c *Config, v string) error {
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			return fmt.Errorf("must be an integer (got %q)", v)
+		}
+		c.MaxBodyBytes = n
+		return nil
+	}},
+	{"SHUTDOWN_TIMEOUT", "shutdown-timeout", "how long shutdown waits for requests", durSet(func(c *Config) *Duration { return &c.ShutdownTimeout })},
+	{"REQUEST_TIMEOUT", "request-timeout", "longest time a request may take", durSet(func(c *Config) *Duration { return &c.RequestTimeout })},
+}
+
+// secretFiles are the settings that may be read from a file named by NAME_FILE.
+var secretFiles = []string{"JWT_SECRET", "NEO4J_PASSWORD", "LLM_API_KEY"}
+
+// profiles are the configuration profiles under config/.
+var profiles = []string{"production", "development", "test", "docker"}
+
+// loadConfig builds the configuration from every source, registering the
+// settings' flags on fset and parsing args with it.
+func loadConfig(fset *flag.FlagSet, args []string, getenv func(string) string) (*Config, error) {
+	c := defaultConfig()
+	configFile := fset.String("config", "", "JSON configuration file, over config/<APP_ENV>.json")
+	flagSetting := map[string]setting{}
+	for _, s := range settings {
+		if s.flag != "" {
+			fset.String(s.flag, "", s.usage+" (env "+s.env+")")
+			flagSetting[s.flag] = s
+		}
+	}
+	if err := fset.Parse(args); err != nil {
+		return nil, err
+	}
+
+	c.Env = getenv("APP_ENV")
+	envName := "APP_ENV"
+	if c.Env == "" {
+		c.Env, envName = getenv("NODE_ENV"), "NODE_ENV"
+	}
+	if c.Env == "" {
+		c.Env = "development"
+	}
+	known := false
+	for _, p := range profiles {
+		known = known || p == c.Env
+	}
+	if !known {
+		return nil, &configError{envName, fmt.Sprintf("must be one of %s (got %q)", strings.Join(profiles, ", "), c.Env)}
+	}
+	dir := getenv("CONFIG_DIR")
+	if dir == "" {
+		dir = "config"
+	}
+	if err := readConfigFile(&c, filepath.Join(dir, c.Env+".json"), true); err != nil {
+		return nil, err
+	}
+	if *configFile != "" {
+		if err := readConfigFile(&c, *configFile, false); err != nil {
+			return nil, err
+		}
+	}
+
+	for _, name := range secretFiles {
+		path := getenv(name + "_FILE")
+		if path == "" || getenv(name) != "" {
+			continue
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, &configError{name + "_FILE", "cannot read " + path + ": " + errors.Unwrap(err).Error()}
+		}
+		for _, s := range settings {
+			if s.env == name {
+				_ = s.set(&c, strings.TrimRight(string(b), "\r\n"))
+			}
+		}
+	}
+	for _, s := range settings {
+		if v := getenv(s.env); v != "" {
+			if err := s.set(&c, v); err != nil {
+				return nil, &configError{s.env, err.Error()}
+			}
+		}
+	}
+	var flagErr error
+	fset.Visit(func(f *flag.Flag) {
+		if s, ok := flagSetting[f.Name]; ok && flagErr == nil {
+			if err := s.set(&c, f.Value.String()); err != nil {
+				flagErr = &configError{"--" + f.Name, err.Error()}
+			}
+		}
+	})
+	if flagErr != nil {
+		return nil, flagErr
+	}
+	if c.LogFormat == "" {
+		c.LogFormat = "text"
+		if c.Env == "production" || c.Env == "docker" {
+			c.LogFormat = "json"
+		}
+	}
+	return &c, c.Validate()
+}
+
+// readConfigFile merges a JSON file into c. Unknown keys are errors.
+func readConfigFile(c *Config, path string, optional bool) error {
+	b, err := os.ReadFile(path)
+	if optional && errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return &configError{"--config", "cannot read " + path}
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(c); err != nil {
+		return &configError{path, "invalid: " + err.Error()}
+	}
+	return nil
+}
+
+// Validate names the first bad setting.
+func (c *Config) Validate() error {
+	switch {
+	case c.Port < 0 || c.Port > 65535:
+		return &configError{"PORT", fmt.Sprintf("must be 0..65535 (got %d)", c.Port)}
+	case c.Host == "":
+		return &configError{"HOST", "must not be empty"}
+	case c.Store != "sqlite" && c.Store != "neo4j":
+		return &configError{"STORE", fmt.Sprintf("must be sqlite or neo4j (got %q)", c.Store)}
+	case c.Store == "sqlite" && c.DataDir == "":
+		return &configError{"DATA_DIR", "must not be empty"}
+	case c.Store == "neo4j" && c.Neo4jURI == "":
+		return &configError{"NEO4J_URI", "is required when STORE=neo4j"}
+	case c.JWTSecret != "" && len(c.JWTSecret) < 32:
+		return &configError{"JWT_SECRET", fmt.Sprintf("must be at least 32 bytes (got %d)", len(c.JWTSecret))}
+	case c.APIRateLimit < 0:
+		return &configError{"API_RATE_LIMIT", "must be 0 (unlimited) or more"}
+	case c.CacheSizeMB < 1 || c.CacheSizeMB > 1<<16:
+		return &configError{"CACHE_SIZE_MB", fmt.Sprintf("must be 1..65536 (got %d)", c.CacheSizeMB)}
+	case c.CacheTTL < 0:
+		return &configError{"CACHE_TTL", "must not be negative"}
+	case c.HealthCheckInterval <= 0:
+		return &configError{"HEALTH_CHECK_INTERVAL", "must be positive"}
+	case c.MaxBodyBytes < 1024:
+		return &configError{"MAX_BODY_BYTES", fmt.Sprintf("must be at least 1024 (got %d)", c.MaxBodyBytes)}
+	case c.ShutdownTimeout <= 0:
+		return &configError{"SHUTDOWN_TIMEOUT", "must be positive"}
+	case c.RequestTimeout <= 0:
+		return &configError{"REQUEST_TIMEOUT", "must be positive"}
+	case c.LogFormat != "json" && c.LogFormat != "text":
+		return &configError{"LOG_FORMAT", fmt.Sprintf("must be json or text (got %q)", c.LogFormat)}
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		return &configError{"LOG_LEVEL", err.Error()}
+	}
+	return nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(s) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info", "":
+		return slog.LevelInfo, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("must be debug, info, warn or error (got %q)", s)
+}

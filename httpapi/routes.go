@@ -1,0 +1,112 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// OpenAPI tags.
+const (
+	tagContexts = "Contexts"
+	tagGraph    = "Relationships and graph"
+	tagSearch   = "Search"
+	tagMemories = "Memories"
+	tagSessions = "Sessions"
+	tagAdmin    = "Administration"
+	tagOps      = "Operations"
+)
+
+// routes lists every route of the server, in one place.
+func (s *server) routes() {
+	api := s.api
+	const (
+		get, post, patch, del = http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete
+		created               = http.StatusCreated
+		noContent             = http.StatusNoContent
+	)
+
+	// Operations: no credentials, except /health/details (admin).
+	huma.Register(api, s.public(get, "/health", "health", "Liveness: 200 when the process serves requests; no I/O"), s.health)
+	huma.Register(api, s.public(get, "/health/ready", "ready", "Readiness: 200 when every dependency answers, 503 otherwise"), s.ready)
+	huma.Register(api, s.v1(get, "/health/details", "healthDetails", tagOps, "Versions, uptime, resources and components (admin)", 0), s.healthDetails)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	s.mux.HandleFunc("GET /docs", s.docs)
+	// GET /openapi.json (and .yaml, -3.0.json, -3.0.yaml) are served by huma.
+
+	// Contexts.
+	huma.Register(api, s.v1(post, "/v1/contexts", "createContext", tagContexts, "Create a context, with optional outgoing relationships", created, 404, 409), s.createContext)
+	huma.Register(api, s.v1(post, "/v1/contexts/batch", "createContexts", tagContexts, "Create up to 1,000 contexts, all or nothing", created, 404, 409), s.createContexts)
+	huma.Register(api, s.v1(get, "/v1/contexts", "listContexts", tagContexts, "List contexts, newest first unless order=asc", 0), s.listContexts)
+	huma.Register(api, s.v1(get, "/v1/contexts/{id}", "getContext", tagContexts, "Get a context with its relationships in both directions", 0, 304, 404), s.getContext)
+	huma.Register(api, s.v1(patch, "/v1/contexts/{id}", "updateContext", tagContexts, "Change some fields of a context (If-Match honoured)", 0, 404, 412), s.updateContext)
+	huma.Register(api, s.v1(del, "/v1/contexts/{id}", "deleteContext", tagContexts, "Delete a context and its relationships", noContent, 404), s.deleteContext)
+
+	// Relationships and graph.
+	huma.Register(api, s.v1(post, "/v1/contexts/{id}/relationships", "createRelationship", tagGraph, "Link a context to another", created, 404, 409), s.createRelationship)
+	huma.Register(api, s.v1(get, "/v1/contexts/{id}/relationships", "listRelationships", tagGraph, "List the relationships of a context", 0, 404), s.listRelationships)
+	huma.Register(api, s.v1(del, "/v1/relationships/{id}", "deleteRelationship", tagGraph, "Delete a relationship", noContent, 404), s.deleteRelationship)
+	huma.Register(api, s.v1(get, "/v1/contexts/{id}/graph", "getGraph", tagGraph, "Walk the graph around a context, breadth first", 0, 404), s.graph)
+
+	// Search.
+	huma.Register(api, s.v1(post, "/v1/search", "search", tagSearch, "Search contexts: full-text with filters, facets and highlights", 0), s.search)
+	huma.Register(api, s.v1(get, "/v1/search", "searchGet", tagSearch, "Search contexts with query parameters", 0), s.searchGet)
+	huma.Register(api, s.v1(get, "/v1/search/stats", "searchStats", tagSearch, "Index size and recent query latencies of the tenant", 0), s.searchStats)
+
+	// Memories.
+	huma.Register(api, s.v1(post, "/v1/memories", "createMemory", tagMemories, "Store a memory (creates its session if unknown)", created, 409), s.createMemory)
+	huma.Register(api, s.v1(post, "/v1/memories/batch", "createMemories", tagMemories, "Store up to 1,000 memories, all or nothing", created, 409), s.createMemories)
+	huma.Register(api, s.v1(get, "/v1/memories", "listMemories", tagMemories, "List live memories, newest first unless order=asc", 0), s.listMemories)
+	huma.Register(api, s.v1(post, "/v1/memories/search", "searchMemories", tagMemories, "Rank memories for a query", 0), s.searchMemories)
+	huma.Register(api, s.v1(get, "/v1/memories/{id}", "getMemory", tagMemories, "Get a memory", 0, 304, 404), s.getMemory)
+	huma.Register(api, s.v1(patch, "/v1/memories/{id}", "updateMemory", tagMemories, "Change some fields of a memory (If-Match honoured)", 0, 404, 412), s.updateMemory)
+	huma.Register(api, s.v1(del, "/v1/memories/{id}", "deleteMemory", tagMemories, "Delete a memory", noContent, 404), s.deleteMemory)
+
+	// Sessions.
+	huma.Register(api, s.v1(post, "/v1/sessions", "createSession", tagSessions, "Create a session", created, 409), s.createSession)
+	huma.Register(api, s.v1(get, "/v1/sessions", "listSessions", tagSessions, "List sessions, newest first unless order=asc", 0), s.listSessions)
+	huma.Register(api, s.v1(get, "/v1/sessions/{id}", "getSession", tagSessions, "Get a session with its counts", 0, 404), s.getSession)
+	huma.Register(api, s.v1(del, "/v1/sessions/{id}", "deleteSession", tagSessions, "Delete a session and its memories (its contexts stay)", noContent, 404), s.deleteSession)
+	huma.Register(api, s.v1(get, "/v1/sessions/{id}/memories", "listSessionMemories", tagSessions, "List the memories of a session", 0, 404), s.listSessionMemories)
+	huma.Register(api, s.v1(get, "/v1/sessions/{id}/contexts", "listSessionContexts", tagSessions, "List the contexts of a session", 0, 404), s.listSessionContexts)
+
+	// Administration (admin role).
+	huma.Register(api, s.v1(get, "/v1/admin/api-keys", "listAPIKeys", tagAdmin, "List the API keys of the tenant", 0), s.listAPIKeys)
+	huma.Register(api, s.v1(post, "/v1/admin/api-keys", "createAPIKey", tagAdmin, "Create an API key; the key is shown once", created), s.createAPIKey)
+	huma.Register(api, s.v1(get, "/v1/admin/api-keys/{id}", "getAPIKey", tagAdmin, "Get an API key's record", 0, 404), s.getAPIKey)
+	huma.Register(api, s.v1(del, "/v1/admin/api-keys/{id}", "revokeAPIKey", tagAdmin, "Revoke an API key; it stops working at once", noContent, 404), s.revokeAPIKey)
+}
+
+// public describes an operation that needs no credentials.
+func (s *server) public(method, path, id, summary string) huma.Operation {
+	return huma.Operation{
+		OperationID: id, Method: method, Path: path, Summary: summary, Tags: []string{tagOps},
+		Errors: []int{http.StatusServiceUnavailable},
+		// Probes may add query parameters of their own; these routes have none to check.
+		SkipValidateParams: true,
+	}
+}
+
+// v1 describes an operation behind credentials. status is the success
+// status (0 for 200); errs are the statuses it may answer besides the
+// common ones (400, 401, 403, 413, 415, 422, 429, 503).
+func (s *server) v1(method, path, id, tag, summary string, status int, errs ...int) huma.Operation {
+	op := huma.Operation{
+		OperationID:   id,
+		Method:        method,
+		Path:          path,
+		Summary:       summary,
+		Tags:          []string{tag},
+		DefaultStatus: status,
+		Security:      []map[string][]string{{schemeBearer: {}}, {schemeAPIKey: {}}},
+		Errors: append([]int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden,
+			http.StatusTooManyRequests, http.StatusServiceUnavailable}, errs...),
+	}
+	if method == http.MethodPost || method == http.MethodPatch {
+		op.Errors = append(op.Errors, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType)
+		// huma answers 413 when it reads MaxBodyBytes bytes: allow exactly the limit.
+		op.MaxBodyBytes = s.bodyLimit(path) + 1
+	}
+	return op
+}

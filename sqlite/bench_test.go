@@ -1,0 +1,201 @@
+package sqlite_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/contextd/contextd"
+	"github.com/contextd/contextd/sqlite"
+)
+
+// vocabulary is drawn with a Zipf law, like words in real notes: a few
+// very common, a long tail of rare ones.
+var vocabulary = strings.Fields(`the of and to in is for on that with as by this be are from or at an it was not
+	deploy cluster kubernetes postgres replication backup restore latency throughput index query search cache
+	memory session context graph relationship tenant user key token auth role admin reader writer metric alert
+	incident outage rollback release migration schema table column row page cursor limit offset facet highlight
+	budget meeting decision design review proposal roadmap quarter customer invoice billing payment refund
+	ticket bug feature regression test benchmark profile trace log error warning timeout retry queue worker
+	lighthouse harbor violin garden tomato bicycle chess origami volcano glacier compass lantern meadow orchard
+	python golang rust javascript typescript docker terraform ansible nginx redis kafka grafana prometheus
+	alpha beta gamma delta epsilon zeta theta kappa lambda sigma omega photon quark neutrino plasma nebula`)
+
+type textGen struct {
+	r *rand.Rand
+	z *rand.Zipf
+}
+
+func newTextGen(seed uint64) *textGen {
+	r := rand.New(rand.NewPCG(seed, seed+1))
+	return &textGen{r: r, z: rand.NewZipf(r, 1.1, 2, uint64(len(vocabulary)-1))}
+}
+
+func (g *textGen) words(n int) string {
+	w := make([]string, n)
+	for i := range w {
+		w[i] = vocabulary[g.z.Uint64()]
+	}
+	return strings.Join(w, " ")
+}
+
+func (g *textGen) item() contextd.ContextCreate {
+	return contextd.ContextCreate{
+		Title:    g.words(4 + g.r.IntN(6)),
+		Content:  g.words(80 + g.r.IntN(160)), // about 1 KB
+		Type:     []string{"note", "decision", "design", "incident"}[g.r.IntN(4)],
+		Status:   contextd.StatusActive,
+		UserID:   fmt.Sprintf("user%d", g.r.IntN(5)),
+		Tags:     []string{fmt.Sprintf("tag%d", g.r.IntN(20)), fmt.Sprintf("team%d", g.r.IntN(5))},
+		Metadata: map[string]any{"priority": float64(g.r.IntN(5)), "source": "bench"},
+	}
+}
+
+// seed fills a store with n contexts in batches of 1000 and returns their ids.
+func seed(b *testing.B, s *sqlite.Store, sc contextd.Scope, n int) []string {
+	b.Helper()
+	g := newTextGen(42)
+	var ids []string
+	for len(ids) < n {
+		batch := make([]contextd.ContextCreate, min(1000, n-len(ids)))
+		for i := range batch {
+			batch[i] = g.item()
+		}
+		cs, err := s.CreateContexts(context.Background(), sc, batch)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, c := range cs {
+			ids = append(ids, c.ID)
+		}
+	}
+	return ids
+}
+
+func BenchmarkCreateContext(b *testing.B) {
+	s := openAt(b, b.TempDir())
+	sc := contextd.Scope{Tenant: "bench"}
+	g := newTextGen(1)
+	items := make([]contextd.ContextCreate, 1024)
+	for i := range items {
+		items[i] = g.item()
+	}
+	ctx := context.Background()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		if _, err := s.CreateContexts(ctx, sc, items[i%len(items):i%len(items)+1]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+func BenchmarkCreateContextParallel(b *testing.B) {
+	s := openAt(b, b.TempDir())
+	sc := contextd.Scope{Tenant: "bench"}
+	g := newTextGen(1)
+	items := make([]contextd.ContextCreate, 1024)
+	for i := range items {
+		items[i] = g.item()
+	}
+	ctx := context.Background()
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			if _, err := s.CreateContexts(ctx, sc, items[i%len(items):i%len(items)+1]); err != nil {
+				b.Error(err)
+				return
+			}
+			i++
+		}
+	})
+}
+
+func BenchmarkGetContext(b *testing.B) {
+	s := openAt(b, b.TempDir())
+	sc := contextd.Scope{Tenant: "bench"}
+	ids := seed(b, s, sc, 10000)
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(7, 8))
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := s.GetContext(ctx, sc, ids[r.IntN(len(ids))]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkGetContextParallel(b *testing.B) {
+	s := openAt(b, b.TempDir())
+	sc := contextd.Scope{Tenant: "bench"}
+	ids := seed(b, s, sc, 10000)
+	ctx := context.Background()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		r := rand.New(rand.NewPCG(rand.Uint64(), 8))
+		for pb.Next() {
+			if _, err := s.GetContext(ctx, sc, ids[r.IntN(len(ids))]); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkSearch(b *testing.B) {
+	s := openAt(b, b.TempDir())
+	sc := contextd.Scope{Tenant: "bench"}
+	seed(b, s, sc, 10000)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		q    contextd.SearchQuery
+	}{
+		{"rare-word", contextd.SearchQuery{Query: "neutrino", Limit: 20}},
+		{"two-words", contextd.SearchQuery{Query: "kubernetes latency", Limit: 20}},
+		{"common-word", contextd.SearchQuery{Query: "deploy", Limit: 20}},
+		{"question", contextd.SearchQuery{Query: "how do we restore a postgres backup?", Limit: 20}},
+		{"phrase-prefix", contextd.SearchQuery{Query: `"cluster kubernetes" prom*`, Limit: 20}},
+		{"facets-highlight", contextd.SearchQuery{Query: "kubernetes latency", Limit: 20, Highlight: true,
+			Facets: []string{"type", "tags", "metadata.priority"}}},
+		{"filtered", contextd.SearchQuery{Query: "kubernetes latency", Limit: 20,
+			Filters: contextd.SearchFilters{Types: []string{"decision"}, Tags: []string{"tag3"}}}},
+		{"no-query", contextd.SearchQuery{Limit: 20}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := s.SearchContexts(ctx, sc, tc.q); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkSearchMemories(b *testing.B) {
+	s := openAt(b, b.TempDir())
+	sc := contextd.Scope{Tenant: "bench"}
+	g := newTextGen(3)
+	ctx := context.Background()
+	for range 10 {
+		batch := make([]contextd.MemoryCreate, 1000)
+		for i := range batch {
+			batch[i] = contextd.MemoryCreate{Type: contextd.MemoryFact, Content: g.words(10 + g.r.IntN(30)),
+				SessionID: fmt.Sprintf("s%d", g.r.IntN(50))}
+		}
+		if _, err := s.CreateMemories(ctx, sc, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := s.SearchMemories(ctx, sc, contextd.MemorySearch{Query: "kubernetes latency", Limit: 10}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,114 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+)
+
+// conn is one SQLite connection and its prepared statements. The pure-Go
+// driver takes tens to hundreds of microseconds to prepare a statement, more
+// than most of our queries take to run, so every statement is prepared once
+// per connection and kept. A conn is used by one goroutine at a time (the
+// Store hands them out through channels), so the cache needs no lock.
+type conn struct {
+	c     *sql.Conn
+	stmts map[string]*sql.Stmt
+	// detached: statements ignore the cancellation of their context. The
+	// writer is detached, since an interrupted write rolls back the whole
+	// transaction, which other jobs share.
+	detached bool
+}
+
+// maxStmts bounds the statements kept per connection. Statement shapes are
+// few (filters add conditions, never inline values); past the bound, the
+// cache starts over.
+const maxStmts = 512
+
+func newConn(c *sql.Conn) *conn { return &conn{c: c, stmts: map[string]*sql.Stmt{}} }
+
+func (c *conn) context(ctx context.Context) context.Context {
+	if c.detached {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
+}
+
+func (c *conn) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st := c.stmts[query]; st != nil {
+		return st, nil
+	}
+	if len(c.stmts) >= maxStmts {
+		c.closeStmts()
+	}
+	st, err := c.c.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	c.stmts[query] = st
+	return st, nil
+}
+
+// ExecContext runs a statement that returns no rows.
+func (c *conn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = c.context(ctx)
+	st, err := c.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// QueryContext runs a query.
+func (c *conn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx = c.context(ctx)
+	st, err := c.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// row is a single-row result, or the error of preparing its query.
+type row struct {
+	r   *sql.Row
+	err error
+}
+
+func (r row) Scan(dest ...any) error {
+	if r.err != nil {
+		return r.err
+	}
+	return r.r.Scan(dest...)
+}
+
+// QueryRowContext runs a query for one row; its error comes with Scan.
+func (c *conn) QueryRowContext(ctx context.Context, query string, args ...any) row {
+	ctx = c.context(ctx)
+	st, err := c.stmt(ctx, query)
+	if err != nil {
+		return row{err: err}
+	}
+	return row{r: st.QueryRowContext(ctx, args...)}
+}
+
+// rollback ends the open transaction, if any, whatever ctx says.
+func (c *conn) rollback() {
+	_, _ = c.ExecContext(context.Background(), "ROLLBACK")
+}
+
+func (c *conn) closeStmts() {
+	for q, st := range c.stmts {
+		st.Close()
+		delete(c.stmts, q)
+	}
+}
+
+func (c *conn) close() error {
+	c.closeStmts()
+	err := c.c.Close()
+	if errors.Is(err, sql.ErrConnDone) {
+		err = nil
+	}
+	return err
+}

@@ -1,0 +1,574 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/contextd/contextd"
+)
+
+// ftsTerm writes one query term as FTS5 syntax. Every word goes inside double
+// quotes (a quote doubled), so nothing a user types is read as an operator,
+// a column filter or a syntax error: "word", "a phrase", "prefix"*.
+func ftsTerm(t contextd.Term) string {
+	s := `"` + strings.ReplaceAll(strings.Join(t.Words, " "), `"`, `""`) + `"`
+	if t.Prefix {
+		s += "*"
+	}
+	return s
+}
+
+func ftsOr(terms []contextd.Term) string {
+	parts := make([]string, len(terms))
+	for i, t := range terms {
+		parts[i] = ftsTerm(t)
+	}
+	return strings.Join(parts, " OR ")
+}
+
+// ftsQuery is a parsed query as MATCH expressions over the two indexes of a
+// table: words and phrases on the stemmed one, prefixes on the raw one.
+type ftsQuery struct {
+	stem, raw       string // what to look for; both empty: every row
+	negStem, negRaw string // what to leave out
+}
+
+func newFTSQuery(pos, neg []contextd.Term) ftsQuery {
+	split := func(terms []contextd.Term) (stem, raw string) {
+		var s, r []contextd.Term
+		for _, t := range terms {
+			if t.Prefix {
+				r = append(r, t)
+			} else {
+				s = append(s, t)
+			}
+		}
+		return ftsOr(s), ftsOr(r)
+	}
+	var q ftsQuery
+	q.stem, q.raw = split(pos)
+	q.negStem, q.negRaw = split(neg)
+	return q
+}
+
+// ranked reports whether the query looks for something (else it lists).
+func (q ftsQuery) ranked() bool { return q.stem != "" || q.raw != "" }
+
+// ftsIndex names the full-text indexes of a table.
+type ftsIndex struct {
+	table, stem, raw string
+	bm25             string // arguments of bm25() after the table: column weights
+}
+
+var (
+	contextIndex = ftsIndex{table: "contexts", stem: "contexts_fts", raw: "contexts_raw", bm25: ", 4.0, 1.0"}
+	memoryIndex  = ftsIndex{table: "memories", stem: "memories_fts", raw: "memories_raw"}
+)
+
+// from returns a FROM ... WHERE clause over the rows of ix.table (alias a)
+// that match q and the condition where, and its arguments. With scored, fm.b
+// is the row's BM25 (summed over both indexes; lower is better). The index
+// drives the query (CROSS JOIN keeps that order) and the row filters follow.
+func (ix ftsIndex) from(q ftsQuery, a, where string, wargs []any, scored bool) (string, []any) {
+	one := func(tbl string) string {
+		if scored {
+			return "SELECT rowid AS pk, bm25(" + tbl + ix.bm25 + ") AS b FROM " + tbl + " WHERE " + tbl + " MATCH ?"
+		}
+		return "SELECT rowid AS pk FROM " + tbl + " WHERE " + tbl + " MATCH ?"
+	}
+	var (
+		src  string
+		args []any
+	)
+	switch {
+	case q.stem != "" && q.raw != "":
+		if scored {
+			src = "SELECT pk, sum(b) AS b FROM (" + one(ix.stem) + " UNION ALL " + one(ix.raw) + ") GROUP BY pk"
+		} else {
+			src = one(ix.stem) + " UNION " + one(ix.raw)
+		}
+		args = []any{q.stem, q.raw}
+	case q.stem != "":
+		src, args = one(ix.stem), []any{q.stem}
+	case q.raw != "":
+		src, args = one(ix.raw), []any{q.raw}
+	}
+	var b strings.Builder
+	if src != "" {
+		b.WriteString(" FROM (" + src + ") AS fm CROSS JOIN " + ix.table + " " + a + " ON " + a + ".pk = fm.pk WHERE " + where)
+	} else {
+		b.WriteString(" FROM " + ix.table + " " + a + " WHERE " + where)
+	}
+	args = append(args, wargs...)
+	if q.negStem != "" {
+		b.WriteString(" AND " + a + ".pk NOT IN (SELECT rowid FROM " + ix.stem + " WHERE " + ix.stem + " MATCH ?)")
+		args = append(args, q.negStem)
+	}
+	if q.negRaw != "" {
+		b.WriteString(" AND " + a + ".pk NOT IN (SELECT rowid FROM " + ix.raw + " WHERE " + ix.raw + " MATCH ?)")
+		args = append(args, q.negRaw)
+	}
+	return b.String(), args
+}
+
+// errNoMatch says the query could not be run even as plain words: the answer
+// is "nothing matches".
+var errNoMatch = errors.New("the full-text query matches nothing")
+
+// withQuery calls fn with the ftsQuery of the parsed query. A query the
+// engine refuses is run again as its plain words (no prefixes, no
+// exclusions), and when that fails too, the result is errNoMatch: a query
+// string never makes an error.
+func withQuery(ctx context.Context, parsed contextd.Query, fn func(q ftsQuery) error) error {
+	pos := parsed.Positive()
+	err := fn(newFTSQuery(pos, parsed.Negative()))
+	if err == nil || ctx.Err() != nil || !isFTSError(err) {
+		return err
+	}
+	var plain []contextd.Term
+	for _, t := range pos {
+		for _, w := range t.Words {
+			plain = append(plain, contextd.Term{Words: []string{w}})
+		}
+	}
+	err = fn(newFTSQuery(plain, nil))
+	if err != nil && ctx.Err() == nil && isFTSError(err) {
+		return errNoMatch
+	}
+	return err
+}
+
+// isFTSError reports whether err is the engine refusing a MATCH expression.
+func isFTSError(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "fts5") || strings.Contains(msg, "syntax error") || strings.Contains(msg, "malformed MATCH")
+}
+
+// SearchContexts implements contextd.ContextStore with FTS5: BM25 over title
+// (weight 4) and content (weight 1), filters in SQL, total and facets over
+// every match.
+func (s *Store) SearchContexts(ctx context.Context, sc contextd.Scope, q contextd.SearchQuery) (*contextd.SearchResult, error) {
+	switch q.Mode {
+	case "", contextd.ModeFulltext:
+	case contextd.ModeSemantic, contextd.ModeHybrid:
+		return nil, &contextd.Error{Code: contextd.EINVALID, Message: "semantic search is not enabled",
+			Fields: []contextd.FieldError{{Location: "body.mode", Message: "semantic search is not enabled; use fulltext"}}}
+	default:
+		return nil, contextd.Invalid("body.mode", "must be fulltext, semantic or hybrid")
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = contextd.DefaultListLimit
+	}
+	limit = min(limit, contextd.MaxSearchLimit)
+	offset := min(max(q.Offset, 0), contextd.MaxSearchOffset)
+
+	var f sqlBuilder
+	f.visible(sc, "c")
+	if err := searchFilters(&f, q.Filters); err != nil {
+		return nil, err
+	}
+	facets, err := facetSpecs(q.Facets)
+	if err != nil {
+		return nil, err
+	}
+
+	parsed := contextd.ParseQuery(q.Query)
+	res := &contextd.SearchResult{Results: []*contextd.SearchHit{}, Facets: map[string][]contextd.FacetCount{}}
+	for _, fc := range facets {
+		res.Facets[fc.name] = []contextd.FacetCount{}
+	}
+	type hit struct {
+		pk    int64
+		score float64
+	}
+	var (
+		page []hit
+		used ftsQuery
+	)
+	run := func(tx *conn, fq ftsQuery) error {
+		page, used = page[:0], fq
+		from, fargs := contextIndex.from(fq, "c", f.where(), f.args, fq.ranked())
+		// Best first, ties newest first; without words to rank by, newest
+		// first (the created_at index serves the order).
+		score, order := "0.0", "c.created_at DESC, c.id DESC"
+		if fq.ranked() {
+			score, order = "-fm.b", "fm.b, "+order
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT c.pk, `+score+from+` ORDER BY `+order+` LIMIT ? OFFSET ?`,
+			append(fargs, limit, offset)...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var h hit
+			if err := rows.Scan(&h.pk, &h.score); err != nil {
+				rows.Close()
+				return err
+			}
+			page = append(page, h)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		// Total and facets count every match; they need no score.
+		from, fargs = contextIndex.from(fq, "c", f.where(), f.args, false)
+		if len(page) < limit && (len(page) > 0 || offset == 0) {
+			res.Total = offset + len(page)
+		} else if err := tx.QueryRowContext(ctx, `SELECT count(*)`+from, fargs...).Scan(&res.Total); err != nil {
+			return err
+		}
+		for _, fc := range facets {
+			counts, err := fc.count(ctx, tx, from, fargs)
+			if err != nil {
+				return err
+			}
+			res.Facets[fc.name] = counts
+		}
+		return nil
+	}
+
+	err = s.read(ctx, "search contexts", func(tx *conn) error {
+		err := withQuery(ctx, parsed, func(fq ftsQuery) error { return run(tx, fq) })
+		if errors.Is(err, errNoMatch) {
+			page, res.Total = nil, 0
+			for _, fc := range facets {
+				res.Facets[fc.name] = []contextd.FacetCount{}
+			}
+			return nil
+		}
+		if err != nil || len(page) == 0 {
+			return err
+		}
+		pks := make([]int64, len(page))
+		for i, h := range page {
+			pks[i] = h.pk
+		}
+		byPK, err := contextsByPK(ctx, tx, pks)
+		if err != nil {
+			return err
+		}
+		var hl map[int64]map[string][]string
+		if q.Highlight && used.ranked() {
+			if hl, err = highlights(ctx, tx, used, pks); err != nil {
+				return err
+			}
+		}
+		cs := make([]*contextd.Context, 0, len(page))
+		for _, h := range page {
+			c := byPK[h.pk]
+			if c == nil {
+				continue
+			}
+			cs = append(cs, c)
+			res.Results = append(res.Results, &contextd.SearchHit{Context: c, Score: h.score, Highlights: hl[h.pk]})
+		}
+		return fillRelationships(ctx, tx, sc, cs)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// searchFilters adds the filters of a search on context alias c.
+func searchFilters(b *sqlBuilder, f contextd.SearchFilters) error {
+	if len(f.Types) > 0 {
+		b.add("c.type IN (SELECT value FROM json_each(?))", idList(f.Types))
+	}
+	if len(f.Statuses) > 0 {
+		b.add("c.status IN (SELECT value FROM json_each(?))", idList(f.Statuses))
+	}
+	for _, t := range f.Tags {
+		b.add("EXISTS (SELECT 1 FROM context_tags t WHERE t.context_pk = c.pk AND t.tag = ?)", t)
+	}
+	if f.SessionID != "" {
+		b.add("c.session_id = ?", f.SessionID)
+	}
+	if f.UserID != "" {
+		b.add("c.user_id = ?", f.UserID)
+	}
+	if !f.CreatedAfter.IsZero() {
+		b.add("c.created_at > ?", nanos(f.CreatedAfter))
+	}
+	if !f.CreatedBefore.IsZero() {
+		b.add("c.created_at < ?", nanos(f.CreatedBefore))
+	}
+	keys := make([]string, 0, len(f.Metadata))
+	for k := range f.Metadata {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // one statement shape per key set
+	for _, k := range keys {
+		if !contextd.ValidMetadataKey(k) {
+			return contextd.Invalid("body.filters.metadata."+k, "a metadata key must match [A-Za-z0-9_][A-Za-z0-9_-]{0,63}")
+		}
+		path := jsonPath(k)
+		switch v := f.Metadata[k].(type) {
+		case nil:
+			b.add("json_type(c.metadata, ?) = 'null'", path)
+		case bool:
+			jt := "false"
+			if v {
+				jt = "true"
+			}
+			b.add("json_type(c.metadata, ?) = ?", path, jt)
+		case string:
+			b.add("json_type(c.metadata, ?) = 'text' AND json_extract(c.metadata, ?) = ?", path, path, v)
+		case float64, float32, int, int64, int32:
+			b.add("json_type(c.metadata, ?) IN ('integer', 'real') AND json_extract(c.metadata, ?) = ?", path, path, v)
+		case json.Number:
+			n, err := v.Float64()
+			if err != nil {
+				return contextd.Invalid("body.filters.metadata."+k, "must be a string, number, boolean or null")
+			}
+			b.add("json_type(c.metadata, ?) IN ('integer', 'real') AND json_extract(c.metadata, ?) = ?", path, path, n)
+		default:
+			return contextd.Invalid("body.filters.metadata."+k, "must be a string, number, boolean or null")
+		}
+	}
+	return nil
+}
+
+// jsonPath is the JSON path of a top-level key, quoted so that no key can
+// reach elsewhere (keys are validated too); it is bound as a parameter.
+func jsonPath(key string) string {
+	return `$."` + strings.ReplaceAll(key, `"`, ``) + `"`
+}
+
+// facetSpec is one requested facet.
+type facetSpec struct {
+	name string
+	key  string // metadata key for metadata.<key>
+}
+
+func facetSpecs(names []string) ([]facetSpec, error) {
+	var out []facetSpec
+	seen := map[string]bool{}
+	for i, n := range names {
+		if seen[n] {
+			continue
+		}
+		seen[n] = true
+		switch {
+		case n == "type", n == "status", n == "tags":
+			out = append(out, facetSpec{name: n})
+		case strings.HasPrefix(n, "metadata.") && contextd.ValidMetadataKey(strings.TrimPrefix(n, "metadata.")):
+			out = append(out, facetSpec{name: n, key: strings.TrimPrefix(n, "metadata.")})
+		default:
+			return nil, contextd.Invalid("body.facets["+strconv.Itoa(i)+"]", "must be type, status, tags or metadata.<key>")
+		}
+	}
+	return out, nil
+}
+
+// count counts the facet's values over every match (from, fargs), most
+// frequent first, at most contextd.MaxFacetValues.
+func (fc facetSpec) count(ctx context.Context, tx *conn, from string, fargs []any) ([]contextd.FacetCount, error) {
+	var query string
+	args := fargs
+	switch fc.name {
+	case "type", "status":
+		query = `SELECT c.` + fc.name + `, count(*) AS n` + from + ` GROUP BY 1 ORDER BY n DESC, 1 LIMIT ?`
+	case "tags":
+		query = `SELECT t.tag, count(*) AS n FROM context_tags t WHERE t.context_pk IN (SELECT c.pk` + from + `)
+			GROUP BY t.tag ORDER BY n DESC, t.tag LIMIT ?`
+	default:
+		// Scalars only: numbers count together whether stored as integer or real.
+		path := jsonPath(fc.key)
+		query = `SELECT CASE jt WHEN 'integer' THEN 'real' ELSE jt END AS kind, v, count(*) AS n FROM (
+			SELECT json_type(c.metadata, ?) AS jt, json_extract(c.metadata, ?) AS v` + from + `)
+			WHERE jt IN ('text', 'integer', 'real', 'true', 'false', 'null')
+			GROUP BY kind, v ORDER BY n DESC, kind, v LIMIT ?`
+		args = append([]any{path, path}, fargs...)
+	}
+	rows, err := tx.QueryContext(ctx, query, append(args[:len(args):len(args)], contextd.MaxFacetValues)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []contextd.FacetCount{}
+	for rows.Next() {
+		if fc.key == "" {
+			var v string
+			var n int
+			if err := rows.Scan(&v, &n); err != nil {
+				return nil, err
+			}
+			out = append(out, contextd.FacetCount{Value: v, Count: n})
+			continue
+		}
+		var (
+			kind string
+			raw  any
+			n    int
+		)
+		if err := rows.Scan(&kind, &raw, &n); err != nil {
+			return nil, err
+		}
+		var v any
+		switch kind {
+		case "text":
+			switch r := raw.(type) {
+			case string:
+				v = r
+			case []byte:
+				v = string(r)
+			}
+		case "real":
+			switch r := raw.(type) {
+			case int64:
+				v = float64(r)
+			case float64:
+				v = r
+			}
+		case "true":
+			v = true
+		case "false":
+			v = false
+		case "null":
+			v = nil
+		}
+		out = append(out, contextd.FacetCount{Value: v, Count: n})
+	}
+	return out, rows.Err()
+}
+
+// contextsByPK loads contexts by row key, without relationships.
+func contextsByPK(ctx context.Context, q *conn, pks []int64) (map[int64]*contextd.Context, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+contextCols+` FROM contexts c WHERE c.pk IN (SELECT value FROM json_each(?))`, idList(pks))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[int64]*contextd.Context, len(pks))
+	for rows.Next() {
+		c, pk, err := scanContext(rows)
+		if err != nil {
+			return nil, err
+		}
+		out[pk] = c
+	}
+	return out, rows.Err()
+}
+
+// highlights returns the title (highlight) and content (snippet of about
+// snippetWords tokens) fragments of the rows pks, keeping only fields that
+// matched. Words and phrases are marked by the stemmed index, prefixes by the
+// raw one; a query with both merges the two renderings (see highlight.go).
+func highlights(ctx context.Context, tx *conn, q ftsQuery, pks []int64) (map[int64]map[string][]string, error) {
+	type frag struct{ title, content string }
+	run := func(tbl, match string, full bool) (map[int64]frag, error) {
+		content := `snippet(` + tbl + `, 1, ?1, ?2, '…', ` + strconv.Itoa(snippetWords) + `)`
+		if full {
+			content = `highlight(` + tbl + `, 1, ?1, ?2)`
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT rowid, highlight(`+tbl+`, 0, ?1, ?2), `+content+`
+			FROM `+tbl+` WHERE `+tbl+` MATCH ?3 AND rowid IN (SELECT value FROM json_each(?4))`,
+			contextd.HighlightStart, contextd.HighlightEnd, match, idList(pks))
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		out := map[int64]frag{}
+		for rows.Next() {
+			var (
+				pk             int64
+				title, content sql.NullString
+			)
+			if err := rows.Scan(&pk, &title, &content); err != nil {
+				return nil, err
+			}
+			out[pk] = frag{title.String, content.String}
+		}
+		return out, rows.Err()
+	}
+	both := q.stem != "" && q.raw != ""
+	var stem, raw map[int64]frag
+	var err error
+	if q.stem != "" {
+		if stem, err = run(contextIndex.stem, q.stem, both); err != nil {
+			return nil, err
+		}
+	}
+	if q.raw != "" {
+		if raw, err = run(contextIndex.raw, q.raw, both); err != nil {
+			return nil, err
+		}
+	}
+	out := map[int64]map[string][]string{}
+	for _, pk := range pks {
+		s, inS := stem[pk]
+		r, inR := raw[pk]
+		var f frag
+		switch {
+		case inS && inR:
+			title, ts := mergeHighlights(s.title, r.title)
+			content, cs := mergeHighlights(s.content, r.content)
+			f = frag{applySpans(title, ts), snippetOf(content, cs, snippetWords)}
+		case inS && both:
+			f = frag{s.title, snippetFrom(s.content)}
+		case inR && both:
+			f = frag{r.title, snippetFrom(r.content)}
+		case inS:
+			f = s
+		case inR:
+			f = r
+		default:
+			continue
+		}
+		h := map[string][]string{}
+		if strings.Contains(f.title, contextd.HighlightStart) {
+			h["title"] = []string{f.title}
+		}
+		if strings.Contains(f.content, contextd.HighlightStart) {
+			h["content"] = []string{f.content}
+		}
+		if len(h) > 0 {
+			out[pk] = h
+		}
+	}
+	return out, nil
+}
+
+// snippetWords is about how many words a content fragment holds.
+const snippetWords = 24
+
+// IndexStats implements contextd.ContextStore: the scope's contexts and live
+// memories, and the bytes of every full-text shadow table.
+func (s *Store) IndexStats(ctx context.Context, sc contextd.Scope) (*contextd.IndexStats, error) {
+	now := s.clock()
+	out := &contextd.IndexStats{}
+	err := s.read(ctx, "index stats", func(tx *conn) error {
+		var b sqlBuilder
+		b.visible(sc, "c")
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM contexts c WHERE `+b.where(), b.args...).Scan(&out.Documents); err != nil {
+			return err
+		}
+		var m sqlBuilder
+		m.live(sc, "m", now)
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM memories m WHERE `+m.where(), m.args...).Scan(&out.Memories); err != nil {
+			return err
+		}
+		var size sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `SELECT sum(pgsize) FROM dbstat WHERE aggregate = TRUE AND name IN (
+			'contexts_fts_data', 'contexts_fts_idx', 'contexts_fts_docsize', 'contexts_fts_config',
+			'contexts_raw_data', 'contexts_raw_idx', 'contexts_raw_docsize', 'contexts_raw_config',
+			'memories_fts_data', 'memories_fts_idx', 'memories_fts_docsize', 'memories_fts_config',
+			'memories_raw_data', 'memories_raw_idx', 'memories_raw_docsize', 'memories_raw_config')`).Scan(&size); err != nil {
+			return err
+		}
+		out.IndexSizeBytes = size.Int64
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}

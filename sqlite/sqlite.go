@@ -1,0 +1,348 @@
+// Package sqlite is the embedded default Store of contextd: one SQLite file
+// in WAL mode with FTS5 full-text indexes, written by one connection and read
+// by a pool, through the pure-Go driver modernc.org/sqlite (no cgo).
+//
+// Every write is one transaction on the single write connection, committed
+// with synchronous=FULL, so a method that returns nil has its data on disk.
+// Full-text indexes are external-content FTS5 tables kept in step with their
+// rows by triggers, inside the same transaction.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/contextd/contextd"
+	sqlitedrv "modernc.org/sqlite"
+)
+
+// FileName is the database file inside the store's directory.
+const FileName = "contextd.db"
+
+// Options configure a Store. The zero value is usable.
+type Options struct {
+	// Now is the store's clock; nil means time.Now.
+	Now func() time.Time
+	// CacheSizeMB is SQLite's page cache per connection in MiB; 0 means 64.
+	CacheSizeMB int
+	// ReadConns is the size of the reader pool; 0 means 2×GOMAXPROCS.
+	ReadConns int
+	// Logger receives the store's diagnostics; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Store is a contextd.Store on one SQLite database file.
+type Store struct {
+	w    *sql.DB // the write connection: SQLite allows one writer at a time
+	r    *sql.DB // the read-only connections: WAL lets readers run beside the writer
+	path string
+	now  func() time.Time
+	log  *slog.Logger
+
+	writer  chan *conn // holds the one write connection while it is free
+	readers chan *conn // the free read connections
+	nread   int
+
+	wq      chan *job     // write jobs for the writer goroutine (see writer.go)
+	wmu     sync.RWMutex  // guards wclosed and sends on wq
+	wclosed bool          // no more jobs are taken
+	wdone   chan struct{} // closed when the writer goroutine has ended
+
+	closeOnce sync.Once
+	closeErr  error
+	closed    chan struct{}
+}
+
+// Open opens (creating if needed) the store in directory dir and brings its
+// schema up to date.
+func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
+	if dir == "" {
+		return nil, errors.New("sqlite: open: empty directory")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	s := &Store{
+		path:   filepath.Join(dir, FileName),
+		now:    opts.Now,
+		log:    opts.Logger,
+		closed: make(chan struct{}),
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.log = s.log.With("component", "sqlite")
+	cacheMB := opts.CacheSizeMB
+	if cacheMB <= 0 {
+		cacheMB = 64
+	}
+	readConns := opts.ReadConns
+	if readConns <= 0 {
+		readConns = 2 * runtime.GOMAXPROCS(0)
+	}
+
+	// Pragmas every connection gets (the driver runs them on each new
+	// connection, so pooled connections all have them):
+	common := []string{
+		// Wait up to 10 s for a lock instead of failing at once with SQLITE_BUSY:
+		// another process (`contextd keys create` beside a running server) or a
+		// checkpoint may hold it briefly.
+		"busy_timeout(10000)",
+		// Enforce REFERENCES clauses: relationships and tag rows go with
+		// their context through ON DELETE CASCADE.
+		"foreign_keys(1)",
+		// Page cache per connection (negative = KiB): hot pages stay in
+		// SQLite's own memory, since the OS evicts idle file-cache pages.
+		fmt.Sprintf("cache_size(%d)", -cacheMB*1024),
+		// Sorts and temporary b-trees (facets, GROUP BY, IN lists) in memory.
+		"temp_store(MEMORY)",
+	}
+	writer := append([]string{
+		// Write-ahead log: readers never block the writer nor the writer the
+		// readers, and a commit is one sequential append.
+		"journal_mode(WAL)",
+		// FULL: fsync the WAL at every commit, so a returned nil is durable
+		// (NORMAL would lose the last commits on power failure).
+		"synchronous(FULL)",
+		// Bound the WAL file left on disk after checkpoints (64 MiB).
+		"journal_size_limit(67108864)",
+	}, common...)
+	reader := append([]string{
+		// A reader connection never writes; belt and braces with mode=ro.
+		"query_only(1)",
+	}, common...)
+
+	var err error
+	s.w, err = sql.Open("sqlite", dsn(s.path, writer))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open writer: %w", err)
+	}
+	s.w.SetMaxOpenConns(1) // one writer: writes queue here, not in lock retries
+	s.w.SetMaxIdleConns(1)
+	s.w.SetConnMaxLifetime(0)
+	s.w.SetConnMaxIdleTime(0)
+	wc, err := s.w.Conn(ctx)
+	if err != nil {
+		s.w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", s.path, err)
+	}
+	s.writer = make(chan *conn, 1)
+	wconn := newConn(wc)
+	wconn.detached = true
+	s.writer <- wconn
+	if err := s.migrate(ctx); err != nil {
+		s.closeConns()
+		return nil, err
+	}
+	// mode=ro: a reader cannot write even by mistake. The readers open after
+	// the writer has put the file in WAL mode.
+	s.r, err = sql.Open("sqlite", dsn(s.path, reader, "mode=ro"))
+	if err != nil {
+		s.closeConns()
+		return nil, fmt.Errorf("sqlite: open readers: %w", err)
+	}
+	s.r.SetMaxOpenConns(readConns)
+	s.r.SetMaxIdleConns(readConns)
+	s.r.SetConnMaxLifetime(0)
+	s.r.SetConnMaxIdleTime(0)
+	s.readers = make(chan *conn, readConns)
+	for range readConns {
+		rc, err := s.r.Conn(ctx)
+		if err != nil {
+			s.closeConns()
+			return nil, fmt.Errorf("sqlite: open readers: %w", err)
+		}
+		s.readers <- newConn(rc)
+		s.nread++
+	}
+	s.wq = make(chan *job, maxBatch)
+	s.wdone = make(chan struct{})
+	go s.runWriter()
+	return s, nil
+}
+
+// dsn builds a driver DSN for path with the pragmas and extra parameters.
+func dsn(path string, pragmas []string, extra ...string) string {
+	q := make([]string, 0, len(pragmas)+len(extra))
+	for _, p := range pragmas {
+		q = append(q, "_pragma="+url.QueryEscape(p))
+	}
+	q = append(q, extra...)
+	return "file:" + escapePath(path) + "?" + strings.Join(q, "&")
+}
+
+// escapePath makes path safe inside a file: URI.
+func escapePath(path string) string {
+	u := url.URL{Path: path}
+	return u.EscapedPath()
+}
+
+// Kind implements contextd.Store.
+func (s *Store) Kind() string { return "sqlite" }
+
+// Path is the database file.
+func (s *Store) Path() string { return s.path }
+
+// Close waits for the running calls, then closes the readers and the writer.
+// It is safe to call twice.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		s.wmu.Lock()
+		s.wclosed = true
+		close(s.wq)
+		s.wmu.Unlock()
+		<-s.wdone // the jobs already queued are run
+		s.closeErr = s.closeConns()
+	})
+	return s.closeErr
+}
+
+// closeConns closes every connection, each once it is free.
+func (s *Store) closeConns() error {
+	var errs []error
+	for range s.nread {
+		c := <-s.readers
+		errs = append(errs, c.close())
+	}
+	s.nread = 0
+	if s.r != nil {
+		errs = append(errs, s.r.Close())
+	}
+	if s.writer != nil {
+		c := <-s.writer
+		// Checkpoint so that the database file alone holds everything.
+		if _, err := c.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+			s.log.Warn("checkpoint on close", "err", err)
+		}
+		errs = append(errs, c.close())
+	}
+	if s.w != nil {
+		errs = append(errs, s.w.Close())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("sqlite: close: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) isClosed() bool {
+	select {
+	case <-s.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+var errClosed = contextd.Errorf(contextd.EUNAVAILABLE, "the store is closed")
+
+// take waits for a free connection of pool.
+func (s *Store) take(ctx context.Context, pool chan *conn) (*conn, error) {
+	if s.isClosed() {
+		return nil, errClosed
+	}
+	select {
+	case c := <-pool:
+		return c, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-s.closed:
+		return nil, errClosed
+	}
+}
+
+// Ping reads through a reader and checks the writer answers.
+func (s *Store) Ping(ctx context.Context) error {
+	err := s.read(ctx, "ping", func(c *conn) error {
+		var n int
+		return c.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations").Scan(&n)
+	})
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, "ping writer", func(c *conn) error {
+		var one int
+		return c.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+	})
+}
+
+// clock returns the store's current time in UTC.
+func (s *Store) clock() time.Time { return s.now().UTC() }
+
+// read runs fn in one read transaction on a free reader, so that its
+// queries see one snapshot.
+func (s *Store) read(ctx context.Context, op string, fn func(c *conn) error) error {
+	c, err := s.take(ctx, s.readers)
+	if err != nil {
+		return s.fail(ctx, op, err)
+	}
+	defer func() { s.readers <- c }()
+	if _, err := c.ExecContext(ctx, "BEGIN"); err != nil {
+		return s.fail(ctx, op, err)
+	}
+	err = fn(c)
+	c.rollback()
+	if err != nil {
+		return s.fail(ctx, op, err)
+	}
+	return nil
+}
+
+// fail translates err at the boundary: domain errors pass through, UNIQUE
+// violations become ECONFLICT, a busy database EUNAVAILABLE, anything else is
+// wrapped with the operation.
+func (s *Store) fail(ctx context.Context, op string, err error) error {
+	var de *contextd.Error
+	if errors.As(err, &de) {
+		return err
+	}
+	if ce := ctx.Err(); ce != nil && !errors.Is(err, ce) {
+		err = fmt.Errorf("%w (%w)", ce, err)
+	}
+	var se *sqlitedrv.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case 19: // SQLITE_CONSTRAINT
+			if isUnique(err) {
+				return contextd.Errorf(contextd.ECONFLICT, "%s: already exists", op)
+			}
+		case 5, 6: // SQLITE_BUSY, SQLITE_LOCKED
+			return &wrapped{code: contextd.EUNAVAILABLE, msg: "the database is busy, retry", err: fmt.Errorf("sqlite: %s: %w", op, err)}
+		}
+	}
+	return fmt.Errorf("sqlite: %s: %w", op, err)
+}
+
+// wrapped is a domain error that keeps its cause for logs.
+type wrapped struct {
+	code, msg string
+	err       error
+}
+
+func (w *wrapped) Error() string { return w.err.Error() }
+func (w *wrapped) Unwrap() []error {
+	return []error{&contextd.Error{Code: w.code, Message: w.msg}, w.err}
+}
+
+// isUnique reports whether err is a UNIQUE or PRIMARY KEY violation.
+func isUnique(err error) bool {
+	var se *sqlitedrv.Error
+	if !errors.As(err, &se) || se.Code()&0xff != 19 { // SQLITE_CONSTRAINT
+		return false
+	}
+	return strings.Contains(se.Error(), "UNIQUE") || strings.Contains(se.Error(), "PRIMARY KEY")
+}
