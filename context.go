@@ -173,6 +173,7 @@ func (f *ContextFilter) Validate() error {
 		checkStatus(&v, "query.status", f.Status)
 	}
 	f.Limit = checkLimit(&v, "query.limit", f.Limit)
+	f.CreatedAfter, f.CreatedBefore = clampTime(f.CreatedAfter), clampTime(f.CreatedBefore)
 	return v.err()
 }
 

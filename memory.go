@@ -188,6 +188,10 @@ func (m *MemoryCreate) Normalize(prefix string, now time.Time) error {
 	checkImportance(&v, prefix+".importance", m.Importance)
 	checkConfidence(&v, prefix+".confidence", *m.Confidence)
 	checkSource(&v, prefix+".source", m.Source)
+	checkTime(&v, prefix+".timestamp", m.Timestamp)
+	if m.ExpiresAt != nil {
+		checkTime(&v, prefix+".expiresAt", *m.ExpiresAt)
+	}
 	if !ValidID(m.SessionID) {
 		v.add(prefix+".sessionId", "is required: 1..128 URL-safe characters")
 	}
@@ -216,6 +220,9 @@ func (u *MemoryUpdate) Validate(prefix string) error {
 	}
 	if u.Source != nil {
 		checkSource(&v, prefix+".source", *u.Source)
+	}
+	if u.ExpiresAt != nil && *u.ExpiresAt != nil {
+		checkTime(&v, prefix+".expiresAt", **u.ExpiresAt)
 	}
 	if u.Tags != nil {
 		t := checkTags(&v, prefix+".tags", *u.Tags)
@@ -307,4 +314,31 @@ func checkSource(v *validation, loc, s string) {
 	default:
 		v.add(loc, "must be one of user, llm, system")
 	}
+}
+
+// Times outside this range cannot be stored by every backend (int64
+// nanoseconds end in 2262).
+var (
+	minTime = time.Date(1700, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+func checkTime(v *validation, loc string, t time.Time) {
+	if t.Before(minTime) || t.After(maxTime) {
+		v.add(loc, "must be between 1700-01-01 and 2200-01-01")
+	}
+}
+
+// clampTime keeps a filter bound inside the storable range, so that a bound
+// far in the past or future filters as the client meant.
+func clampTime(t time.Time) time.Time {
+	switch {
+	case t.IsZero():
+		return t
+	case t.Before(minTime):
+		return minTime
+	case t.After(maxTime):
+		return maxTime
+	}
+	return t
 }

@@ -121,6 +121,7 @@ func (q *SearchQuery) Validate() error {
 	for i, s := range q.Filters.Statuses {
 		checkStatus(&v, "body.filters.status["+itoa(i)+"]", s)
 	}
+	q.Filters.CreatedAfter, q.Filters.CreatedBefore = clampTime(q.Filters.CreatedAfter), clampTime(q.Filters.CreatedBefore)
 	if len(q.Filters.Tags) > MaxTags {
 		v.add("body.filters.tags", "at most %d tags", MaxTags)
 	}

@@ -397,8 +397,8 @@ func (s *Service) NewAPIKey(ctx context.Context, c KeyCreate) (*APIKey, string, 
 	if c.UserID != "" && !identRe.MatchString(c.UserID) {
 		v.add("uid", "must be 1..128 characters of letters, digits and _.@:~-")
 	}
-	if len(c.Name) > 200 {
-		v.add("name", "must be at most 200 characters")
+	if c.Name != "" && !identRe.MatchString(c.Name) {
+		v.add("name", "must be 1..128 characters of letters, digits and _.@:~- (it is the default userId of the data the key writes)")
 	}
 	if c.ExpiresIn < 0 {
 		v.add("expires", "must be positive")

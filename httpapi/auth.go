@@ -11,9 +11,9 @@ import (
 )
 
 // needsCredentials reports whether a path is behind authentication: every
-// /v1 route, and the detailed health report.
+// /v1 route, the MCP endpoint and the detailed health report.
 func needsCredentials(path string) bool {
-	return strings.HasPrefix(path, "/v1/") || path == "/v1" || path == "/health/details"
+	return strings.HasPrefix(path, "/v1/") || path == "/v1" || path == "/health/details" || path == "/mcp"
 }
 
 // authenticate puts the caller's principal into the request context, or

@@ -74,10 +74,15 @@ type Config struct {
 	StartedAt time.Time
 	// Now is the clock (JWT expiry, request ids). nil means time.Now.
 	Now func() time.Time
+	// MCP, when non-nil, serves the MCP Streamable HTTP endpoint at /mcp,
+	// behind the same authentication and rate limits as /v1 (the principal
+	// is in the request context). nil means no /mcp route.
+	MCP http.Handler
 }
 
 // server holds what the handlers and middleware share.
 type server struct {
+	mcp            http.Handler
 	svc            *contextd.Service
 	log            *slog.Logger
 	registry       *prometheus.Registry
@@ -118,6 +123,7 @@ func NewHandler(cfg Config) (h http.Handler, err error) {
 		version:        cfg.Version,
 		startedAt:      cfg.StartedAt,
 		now:            cfg.Now,
+		mcp:            cfg.MCP,
 		mux:            http.NewServeMux(),
 	}
 	if s.log == nil {

@@ -34,6 +34,9 @@ func (s *server) routes() {
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 	s.mux.HandleFunc("GET /docs", s.docs)
 	// GET /openapi.json (and .yaml, -3.0.json, -3.0.yaml) are served by huma.
+	if s.mcp != nil {
+		s.mux.Handle("/mcp", s.mcp) // MCP Streamable HTTP; authenticated by the gateway
+	}
 
 	// Contexts.
 	huma.Register(api, s.v1(post, "/v1/contexts", "createContext", tagContexts, "Create a context, with optional outgoing relationships", created, 404, 409), s.createContext)

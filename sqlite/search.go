@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -70,41 +71,37 @@ var (
 	memoryIndex  = ftsIndex{table: "memories", stem: "memories_fts", raw: "memories_raw"}
 )
 
-// from returns a FROM ... WHERE clause over the rows of ix.table (alias a)
-// that match q and the condition where, and its arguments. With scored, fm.b
-// is the row's BM25 (summed over both indexes; lower is better). The index
-// drives the query (CROSS JOIN keeps that order) and the row filters follow.
-func (ix ftsIndex) from(q ftsQuery, a, where string, wargs []any, scored bool) (string, []any) {
+// source returns the subquery of the rows matching q, as pk (and b, the
+// BM25 summed over both indexes, lower is better, when scored), or "" when q
+// looks for nothing.
+func (ix ftsIndex) source(q ftsQuery, scored bool) (string, []any) {
 	one := func(tbl string) string {
 		if scored {
 			return "SELECT rowid AS pk, bm25(" + tbl + ix.bm25 + ") AS b FROM " + tbl + " WHERE " + tbl + " MATCH ?"
 		}
 		return "SELECT rowid AS pk FROM " + tbl + " WHERE " + tbl + " MATCH ?"
 	}
-	var (
-		src  string
-		args []any
-	)
 	switch {
 	case q.stem != "" && q.raw != "":
 		if scored {
-			src = "SELECT pk, sum(b) AS b FROM (" + one(ix.stem) + " UNION ALL " + one(ix.raw) + ") GROUP BY pk"
-		} else {
-			src = one(ix.stem) + " UNION " + one(ix.raw)
+			return "SELECT pk, sum(b) AS b FROM (" + one(ix.stem) + " UNION ALL " + one(ix.raw) + ") GROUP BY pk", []any{q.stem, q.raw}
 		}
-		args = []any{q.stem, q.raw}
+		return one(ix.stem) + " UNION " + one(ix.raw), []any{q.stem, q.raw}
 	case q.stem != "":
-		src, args = one(ix.stem), []any{q.stem}
+		return one(ix.stem), []any{q.stem}
 	case q.raw != "":
-		src, args = one(ix.raw), []any{q.raw}
+		return one(ix.raw), []any{q.raw}
 	}
-	var b strings.Builder
-	if src != "" {
-		b.WriteString(" FROM (" + src + ") AS fm CROSS JOIN " + ix.table + " " + a + " ON " + a + ".pk = fm.pk WHERE " + where)
-	} else {
-		b.WriteString(" FROM " + ix.table + " " + a + " WHERE " + where)
-	}
-	args = append(args, wargs...)
+	return "", nil
+}
+
+// excluded returns the conditions leaving out the rows (alias a) that match
+// the excluded terms of q, each starting with " AND ".
+func (ix ftsIndex) excluded(q ftsQuery, a string) (string, []any) {
+	var (
+		b    strings.Builder
+		args []any
+	)
 	if q.negStem != "" {
 		b.WriteString(" AND " + a + ".pk NOT IN (SELECT rowid FROM " + ix.stem + " WHERE " + ix.stem + " MATCH ?)")
 		args = append(args, q.negStem)
@@ -114,6 +111,23 @@ func (ix ftsIndex) from(q ftsQuery, a, where string, wargs []any, scored bool) (
 		args = append(args, q.negRaw)
 	}
 	return b.String(), args
+}
+
+// from returns a FROM ... WHERE clause over the rows of ix.table (alias a)
+// that match q and the condition where, and its arguments. With scored, fm.b
+// is the row's BM25. The index drives the query (CROSS JOIN keeps that
+// order) and the row filters follow.
+func (ix ftsIndex) from(q ftsQuery, a, where string, wargs []any, scored bool) (string, []any) {
+	src, args := ix.source(q, scored)
+	var clause string
+	if src != "" {
+		clause = " FROM (" + src + ") AS fm CROSS JOIN " + ix.table + " " + a + " ON " + a + ".pk = fm.pk WHERE " + where
+	} else {
+		clause = " FROM " + ix.table + " " + a + " WHERE " + where
+	}
+	args = append(args, wargs...)
+	neg, nargs := ix.excluded(q, a)
+	return clause + neg, append(args, nargs...)
 }
 
 // errNoMatch says the query could not be run even as plain words: the answer
@@ -183,47 +197,38 @@ func (s *Store) SearchContexts(ctx context.Context, sc contextd.Scope, q context
 	for _, fc := range facets {
 		res.Facets[fc.name] = []contextd.FacetCount{}
 	}
-	type hit struct {
-		pk    int64
-		score float64
-	}
 	var (
 		page []hit
 		used ftsQuery
 	)
 	run := func(tx *conn, fq ftsQuery) error {
-		page, used = page[:0], fq
-		from, fargs := contextIndex.from(fq, "c", f.where(), f.args, fq.ranked())
-		// Best first, ties newest first; without words to rank by, newest
-		// first (the created_at index serves the order).
-		score, order := "0.0", "c.created_at DESC, c.id DESC"
+		page, used, res.Total = page[:0], fq, 0
+		var (
+			exact bool
+			total = -1 // the number of matches, when known
+			err   error
+		)
 		if fq.ranked() {
-			score, order = "-fm.b", "fm.b, "+order
-		}
-		rows, err := tx.QueryContext(ctx, `SELECT c.pk, `+score+from+` ORDER BY `+order+` LIMIT ? OFFSET ?`,
-			append(fargs, limit, offset)...)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var h hit
-			if err := rows.Scan(&h.pk, &h.score); err != nil {
-				rows.Close()
+			if page, total, exact, err = topPage(ctx, tx, fq, &f, offset, limit); err != nil {
 				return err
 			}
-			page = append(page, h)
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
+		if !exact {
+			if page, err = fullPage(ctx, tx, fq, &f, offset, limit); err != nil {
+				return err
+			}
+			if len(page) < limit && (len(page) > 0 || offset == 0) {
+				total = offset + len(page) // the page holds the last match
+			}
 		}
 		// Total and facets count every match; they need no score.
-		from, fargs = contextIndex.from(fq, "c", f.where(), f.args, false)
-		if len(page) < limit && (len(page) > 0 || offset == 0) {
-			res.Total = offset + len(page)
-		} else if err := tx.QueryRowContext(ctx, `SELECT count(*)`+from, fargs...).Scan(&res.Total); err != nil {
-			return err
+		from, fargs := contextIndex.from(fq, "c", f.where(), f.args, false)
+		if total < 0 {
+			if err := tx.QueryRowContext(ctx, `SELECT count(*)`+from, fargs...).Scan(&total); err != nil {
+				return err
+			}
 		}
+		res.Total = total
 		for _, fc := range facets {
 			counts, err := fc.count(ctx, tx, from, fargs)
 			if err != nil {
@@ -275,6 +280,115 @@ func (s *Store) SearchContexts(ctx context.Context, sc contextd.Scope, q context
 		return nil, err
 	}
 	return res, nil
+}
+
+// hit is a match of a search: its row and score (higher is better).
+type hit struct {
+	pk        int64
+	score     float64
+	createdAt int64
+	id        string
+}
+
+// topPage computes the page from the best matches of the whole index alone:
+// BM25 is computed for every match anyway, but only the best k rows are
+// joined to their contexts, filtered and sorted. It reports exact=false when
+// those k do not settle the page (filters left too few of them), and the
+// caller then ranks every match. total is the number of matches when the k
+// rows hold them all, else -1.
+func topPage(ctx context.Context, tx *conn, fq ftsQuery, f *sqlBuilder, offset, limit int) (page []hit, total int, exact bool, err error) {
+	need := offset + limit
+	k := 2*need + 64
+	src, srcArgs := contextIndex.source(fq, true)
+	neg, negArgs := contextIndex.excluded(fq, "c")
+	args := append(append(append(append([]any{}, f.args...), negArgs...), srcArgs...), k)
+	rows, err := tx.QueryContext(ctx, `SELECT fm.pk, fm.b, c.created_at, c.id, coalesce((`+f.where()+neg+`), 0)
+		FROM (`+src+` ORDER BY b LIMIT ?) AS fm CROSS JOIN contexts c ON c.pk = fm.pk`, args...)
+	if err != nil {
+		return nil, -1, false, err
+	}
+	defer rows.Close()
+	var (
+		passed  []hit
+		fetched int
+		worst   = math.Inf(-1)
+	)
+	for rows.Next() {
+		var (
+			h  hit
+			ok bool
+		)
+		if err := rows.Scan(&h.pk, &h.score, &h.createdAt, &h.id, &ok); err != nil {
+			return nil, -1, false, err
+		}
+		fetched++
+		worst = max(worst, h.score)
+		if ok {
+			passed = append(passed, h)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, -1, false, err
+	}
+	sortHits(passed)
+	// The k best settle the page when they are every match, or when the last
+	// row of the page ranks strictly better than every row left out (which
+	// all score at least worst).
+	exhausted := fetched < k
+	switch {
+	case exhausted:
+		total = len(passed)
+	case len(passed) >= need && passed[need-1].score < worst:
+		total = -1
+	default:
+		return nil, -1, false, nil
+	}
+	page = passed[min(offset, len(passed)):min(need, len(passed))]
+	for i := range page {
+		page[i].score = -page[i].score
+	}
+	return page, total, true, nil
+}
+
+// sortHits orders raw BM25 hits: best (lowest) first, ties newest first.
+func sortHits(h []hit) {
+	sort.Slice(h, func(i, j int) bool {
+		a, b := h[i], h[j]
+		if a.score != b.score {
+			return a.score < b.score
+		}
+		if a.createdAt != b.createdAt {
+			return a.createdAt > b.createdAt
+		}
+		return a.id > b.id
+	})
+}
+
+// fullPage ranks every match (or, without words, lists every row newest
+// first) and returns the page.
+func fullPage(ctx context.Context, tx *conn, fq ftsQuery, f *sqlBuilder, offset, limit int) ([]hit, error) {
+	from, fargs := contextIndex.from(fq, "c", f.where(), f.args, fq.ranked())
+	// Best first, ties newest first; without words to rank by, newest first
+	// (the created_at index serves the order).
+	score, order := "0.0", "c.created_at DESC, c.id DESC"
+	if fq.ranked() {
+		score, order = "-fm.b", "fm.b, "+order
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT c.pk, `+score+from+` ORDER BY `+order+` LIMIT ? OFFSET ?`,
+		append(fargs, limit, offset)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var page []hit
+	for rows.Next() {
+		var h hit
+		if err := rows.Scan(&h.pk, &h.score); err != nil {
+			return nil, err
+		}
+		page = append(page, h)
+	}
+	return page, rows.Err()
 }
 
 // searchFilters adds the filters of a search on context alias c.

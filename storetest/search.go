@@ -572,9 +572,10 @@ func testSearchHostile(e *env) {
 
 func testSearchSemantic(e *env) {
 	e.note(tenantA, "something", "to search")
-	// The semantic-search issue changes this: a store that reports the
-	// capability answers semantic and hybrid queries, the others keep
-	// answering EINVALID. Until then no store has it.
+	// For now no store has semantic search, so semantic and hybrid are
+	// EINVALID. The semantic-search issue changes this test: stores will
+	// report the capability (Capabilities()), the suite will then expect
+	// answers from the stores that have it and EINVALID from the others.
 	for _, mode := range []string{contextd.ModeSemantic, contextd.ModeHybrid} {
 		_, err := e.searchErr(tenantA, contextd.SearchQuery{Query: "search", Mode: mode})
 		e.wantCode(err, contextd.EINVALID, "mode %s", mode)

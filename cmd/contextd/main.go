@@ -54,6 +54,10 @@ Usage:
   contextd keys create --tenant T --role R [--name N] [--user U] [--expires 720h|30d]
   contextd keys list [--tenant T] [--json]
   contextd keys revoke ID [--tenant T]
+  contextd mcp [--tenant T] [--url URL --api-key KEY]
+                                           MCP over stdio, on the local store or a remote server
+  contextd import --format mcp-memory [--tenant T] FILE
+                                           bring over a reference MCP memory server's memory.jsonl
   contextd version
 
 Run "contextd <command> --help" for the flags of a command. Every command
@@ -73,6 +77,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runServe(ctx, args, getenv, stdout, stderr)
 	case "keys":
 		return runKeys(ctx, args, getenv, stdout, stderr)
+	case "mcp":
+		return runMCP(ctx, args, getenv, stdout, stderr)
+	case "import":
+		return runImportMCP(ctx, args, getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "contextd", buildVersion())
 		return nil

@@ -13,14 +13,16 @@ import (
 
 	"github.com/contextd/contextd"
 	"github.com/contextd/contextd/httpapi"
+	"github.com/contextd/contextd/mcpapi"
 	"github.com/contextd/contextd/sqlite"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // openStore opens the configured store.
 func openStore(ctx context.Context, cfg *Config, logger *slog.Logger) (contextd.Store, error) {
 	switch cfg.Store {
 	case "sqlite":
-		return sqlite.Open(ctx, cfg.DataDir, sqlite.Options{CacheSizeMB: cfg.CacheSizeMB, Logger: logger.With("component", "sqlite")})
+		return sqlite.Open(ctx, cfg.DataDir, sqlite.Options{CacheSizeMB: cfg.CacheSizeMB, Logger: logger})
 	case "neo4j":
 		return nil, &configError{"STORE", "neo4j is not available in this build yet; use sqlite"}
 	}
@@ -57,19 +59,29 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			logger.Error("closing the store", "err", err)
 		}
 	}()
-	svc := contextd.NewService(store)
+	reg := prometheus.NewRegistry()
+	var served contextd.Store = store
+	if cfg.PerformanceMonitoring {
+		if served, err = httpapi.InstrumentStore(store, reg); err != nil {
+			return err
+		}
+	}
+	svc := contextd.NewService(served)
 	if err := bootstrapAdminKey(ctx, svc, stdout); err != nil {
 		return err
 	}
 
 	handler, err := httpapi.NewHandler(httpapi.Config{
-		Service:      svc,
-		Logger:       logger.With("component", "http"),
-		CORSOrigin:   cfg.CORSOrigin,
-		MaxBodyBytes: cfg.MaxBodyBytes,
-		JWTSecret:    []byte(cfg.JWTSecret),
-		Version:      buildVersion(),
-		StartedAt:    started,
+		Service:        svc,
+		Logger:         logger.With("component", "http"),
+		Registry:       reg,
+		MCP:            mcpapi.NewHTTPHandler(svc, mcpapi.Options{Version: buildVersion(), Logger: logger.With("component", "mcp")}),
+		RequestTimeout: time.Duration(cfg.RequestTimeout),
+		CORSOrigin:     cfg.CORSOrigin,
+		MaxBodyBytes:   cfg.MaxBodyBytes,
+		JWTSecret:      []byte(cfg.JWTSecret),
+		Version:        buildVersion(),
+		StartedAt:      started,
 	})
 	if err != nil {
 		return err
