@@ -323,3 +323,104 @@ func TestVersionAndHelp(t *testing.T) {
 		t.Fatal("an unknown command should fail")
 	}
 }
+
+// TestEveryRoute walks every route of the contract against the real binary,
+// checking status codes and the shapes a client relies on.
+func TestEveryRoute(t *testing.T) {
+	s := start(t, t.TempDir())
+	k := s.key
+	id := func(r resp) string { return r.body["id"].(string) }
+	items := func(r resp) []any { v, _ := r.body["items"].([]any); return v }
+
+	s.must(200, "GET", "/health", "", nil)
+	s.must(200, "GET", "/health/ready", "", nil)
+	s.must(200, "GET", "/health/details", k, nil)
+	if r := s.must(200, "GET", "/metrics", "", nil); !strings.Contains(r.raw, "contextd_http_requests_total") {
+		t.Fatalf("metrics lack request counters: %.300s", r.raw)
+	}
+	s.must(200, "GET", "/docs", "", nil)
+	s.must(200, "GET", "/openapi.json", "", nil)
+
+	// Keys.
+	nk := s.must(201, "POST", "/v1/admin/api-keys", k, map[string]any{"role": "reader", "name": "ro"})
+	reader := nk.body["key"].(string)
+	if n := len(items(s.must(200, "GET", "/v1/admin/api-keys", k, nil))); n != 2 {
+		t.Fatalf("api-keys list has %d keys, want 2", n)
+	}
+	s.must(403, "POST", "/v1/contexts", reader, map[string]any{"title": "no"})
+
+	// Contexts, batch, relationships, graph.
+	a := s.must(201, "POST", "/v1/contexts", k, map[string]any{"title": "alpha", "content": "first", "tags": []string{"x"}, "sessionId": "s1"})
+	batch := s.must(201, "POST", "/v1/contexts/batch", k, map[string]any{"items": []map[string]any{
+		{"title": "beta", "content": "second"}, {"title": "gamma", "content": "third", "type": "doc"}}})
+	bi := items(batch)
+	if len(bi) != 2 {
+		t.Fatalf("batch: %s", batch.raw)
+	}
+	bID, cID := bi[0].(map[string]any)["id"].(string), bi[1].(map[string]any)["id"].(string)
+	s.must(422, "POST", "/v1/contexts/batch", k, map[string]any{"items": []map[string]any{{"title": "ok"}, {"title": ""}}})
+	if n := len(items(s.must(200, "GET", "/v1/contexts?limit=100", k, nil))); n != 3 {
+		t.Fatalf("a failed batch stored something: %d contexts", n)
+	}
+	if n := len(items(s.must(200, "GET", "/v1/contexts?type=doc", k, nil))); n != 1 {
+		t.Fatalf("type filter: %d", n)
+	}
+	page := s.must(200, "GET", "/v1/contexts?limit=2&order=asc", k, nil)
+	if cur, _ := page.body["nextCursor"].(string); cur == "" {
+		t.Fatalf("no next cursor: %s", page.raw)
+	} else if n := len(items(s.must(200, "GET", "/v1/contexts?limit=2&order=asc&cursor="+cur, k, nil))); n != 1 {
+		t.Fatalf("second page has %d", n)
+	}
+	s.must(200, "GET", "/v1/contexts/"+id(a), k, nil)
+	s.must(200, "PATCH", "/v1/contexts/"+id(a), k, map[string]any{"title": "alpha 2"})
+	rel := s.must(201, "POST", "/v1/contexts/"+id(a)+"/relationships", k, map[string]any{"type": "CONTAINS", "targetId": bID})
+	s.must(201, "POST", "/v1/contexts/"+bID+"/relationships", k, map[string]any{"type": "CONTAINS", "targetId": cID})
+	s.must(409, "POST", "/v1/contexts/"+cID+"/relationships", k, map[string]any{"type": "CONTAINS", "targetId": id(a)})
+	s.must(409, "POST", "/v1/contexts/"+id(a)+"/relationships", k, map[string]any{"type": "CONTAINS", "targetId": bID})
+	s.must(404, "POST", "/v1/contexts/"+id(a)+"/relationships", k, map[string]any{"type": "RELATES_TO", "targetId": "nope"})
+	if n := len(items(s.must(200, "GET", "/v1/contexts/"+bID+"/relationships?direction=in", k, nil))); n != 1 {
+		t.Fatalf("incoming relationships: %d", n)
+	}
+	g := s.must(200, "GET", "/v1/contexts/"+id(a)+"/graph?depth=2&types=CONTAINS&direction=out", k, nil)
+	if nodes, _ := g.body["nodes"].([]any); len(nodes) != 3 {
+		t.Fatalf("graph depth 2: %s", g.raw)
+	}
+	s.must(204, "DELETE", "/v1/relationships/"+id(rel), k, nil)
+
+	// Search.
+	s.must(200, "GET", "/v1/search?q=second&type=note", k, nil)
+	sr := s.must(200, "POST", "/v1/search", k, map[string]any{"query": "", "facets": []string{"type"}})
+	if sr.body["total"] != float64(3) {
+		t.Fatalf("browse search: %s", sr.raw)
+	}
+	s.must(200, "GET", "/v1/search/stats", k, nil)
+
+	// Memories and sessions.
+	m := s.must(201, "POST", "/v1/memories", k, map[string]any{"type": "fact", "content": "the sky is blue", "sessionId": "s1"})
+	s.must(201, "POST", "/v1/memories/batch", k, map[string]any{"items": []map[string]any{
+		{"type": "instruction", "content": "answer briefly", "sessionId": "s2"}}})
+	s.must(200, "GET", "/v1/memories?sessionId=s1", k, nil)
+	s.must(200, "GET", "/v1/memories/"+id(m), k, nil)
+	s.must(200, "PATCH", "/v1/memories/"+id(m), k, map[string]any{"importance": "critical"})
+	s.must(200, "POST", "/v1/memories/search", k, map[string]any{"query": "sky", "minImportance": "high"})
+	s.must(201, "POST", "/v1/sessions", k, map[string]any{"id": "s3", "title": "third"})
+	if n := len(items(s.must(200, "GET", "/v1/sessions", k, nil))); n != 3 {
+		t.Fatalf("sessions: %d", n)
+	}
+	if ss := s.must(200, "GET", "/v1/sessions/s1", k, nil); ss.body["contextCount"] != float64(1) || ss.body["memoryCount"] != float64(1) {
+		t.Fatalf("session counts: %s", ss.raw)
+	}
+	s.must(200, "GET", "/v1/sessions/s1/memories", k, nil)
+	s.must(200, "GET", "/v1/sessions/s1/contexts", k, nil)
+	s.must(204, "DELETE", "/v1/memories/"+id(m), k, nil)
+	s.must(404, "GET", "/v1/memories/"+id(m), k, nil)
+	s.must(204, "DELETE", "/v1/sessions/s2", k, nil)
+	s.must(404, "GET", "/v1/sessions/s2", k, nil)
+	s.must(200, "GET", "/v1/contexts/"+id(a), k, nil) // contexts outlive sessions
+
+	s.must(204, "DELETE", "/v1/contexts/"+id(a), k, nil)
+	s.must(404, "GET", "/v1/contexts/"+id(a), k, nil)
+	s.must(204, "DELETE", "/v1/admin/api-keys/"+id(nk), k, nil)
+	s.must(401, "GET", "/v1/contexts", reader, nil)
+	s.stop()
+}
