@@ -11,17 +11,24 @@ import (
 	"github.com/contextd/contextd/sqlite"
 )
 
-// vocabulary is drawn with a Zipf law, like words in real notes: a few
-// very common, a long tail of rare ones.
-var vocabulary = strings.Fields(`the of and to in is for on that with as by this be are from or at an it was not
-	deploy cluster kubernetes postgres replication backup restore latency throughput index query search cache
-	memory session context graph relationship tenant user key token auth role admin reader writer metric alert
-	incident outage rollback release migration schema table column row page cursor limit offset facet highlight
-	budget meeting decision design review proposal roadmap quarter customer invoice billing payment refund
-	ticket bug feature regression test benchmark profile trace log error warning timeout retry queue worker
-	lighthouse harbor violin garden tomato bicycle chess origami volcano glacier compass lantern meadow orchard
-	python golang rust javascript typescript docker terraform ansible nginx redis kafka grafana prometheus
-	alpha beta gamma delta epsilon zeta theta kappa lambda sigma omega photon quark neutrino plasma nebula`)
+// vocabulary is 5,000 made-up words drawn with a Zipf law (s = 1.07), like
+// words in real notes: a few very common, a long tail of rare ones. word(r)
+// is the word of rank r, so queries can pick common or rare words.
+var vocabulary = func() []string {
+	syl := strings.Fields("ka lo mi ne ru sa ti vo ze bu da fe gi ho ju")
+	out := make([]string, 5000)
+	for i := range out {
+		w, n := "", i+1
+		for n > 0 {
+			w += syl[n%len(syl)]
+			n /= len(syl)
+		}
+		out[i] = w
+	}
+	return out
+}()
+
+func word(rank int) string { return vocabulary[rank] }
 
 type textGen struct {
 	r *rand.Rand
@@ -30,7 +37,7 @@ type textGen struct {
 
 func newTextGen(seed uint64) *textGen {
 	r := rand.New(rand.NewPCG(seed, seed+1))
-	return &textGen{r: r, z: rand.NewZipf(r, 1.1, 2, uint64(len(vocabulary)-1))}
+	return &textGen{r: r, z: rand.NewZipf(r, 1.07, 2, uint64(len(vocabulary)-1))}
 }
 
 func (g *textGen) words(n int) string {
@@ -156,14 +163,15 @@ func BenchmarkSearch(b *testing.B) {
 		name string
 		q    contextd.SearchQuery
 	}{
-		{"rare-word", contextd.SearchQuery{Query: "neutrino", Limit: 20}},
-		{"two-words", contextd.SearchQuery{Query: "kubernetes latency", Limit: 20}},
-		{"common-word", contextd.SearchQuery{Query: "deploy", Limit: 20}},
-		{"question", contextd.SearchQuery{Query: "how do we restore a postgres backup?", Limit: 20}},
-		{"phrase-prefix", contextd.SearchQuery{Query: `"cluster kubernetes" prom*`, Limit: 20}},
-		{"facets-highlight", contextd.SearchQuery{Query: "kubernetes latency", Limit: 20, Highlight: true,
+		{"rare-word", contextd.SearchQuery{Query: word(3000), Limit: 20}},
+		{"medium-word", contextd.SearchQuery{Query: word(500), Limit: 20}},
+		{"common-word", contextd.SearchQuery{Query: word(20), Limit: 20}},
+		{"two-words", contextd.SearchQuery{Query: word(300) + " " + word(900), Limit: 20}},
+		{"question", contextd.SearchQuery{Query: "how do we " + word(400) + " the " + word(1200) + "?", Limit: 20}},
+		{"phrase-prefix", contextd.SearchQuery{Query: `"` + word(5) + " " + word(6) + `" ` + word(700)[:4] + "*", Limit: 20}},
+		{"facets-highlight", contextd.SearchQuery{Query: word(300) + " " + word(900), Limit: 20, Highlight: true,
 			Facets: []string{"type", "tags", "metadata.priority"}}},
-		{"filtered", contextd.SearchQuery{Query: "kubernetes latency", Limit: 20,
+		{"filtered", contextd.SearchQuery{Query: word(300) + " " + word(900), Limit: 20,
 			Filters: contextd.SearchFilters{Types: []string{"decision"}, Tags: []string{"tag3"}}}},
 		{"no-query", contextd.SearchQuery{Limit: 20}},
 	} {
@@ -194,7 +202,36 @@ func BenchmarkSearchMemories(b *testing.B) {
 	}
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := s.SearchMemories(ctx, sc, contextd.MemorySearch{Query: "kubernetes latency", Limit: 10}); err != nil {
+		if _, err := s.SearchMemories(ctx, sc, contextd.MemorySearch{Query: word(300) + " " + word(900), Limit: 10}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkCreateContextBatch1000(b *testing.B) {
+	s := openAt(b, b.TempDir())
+	sc := contextd.Scope{Tenant: "bench"}
+	g := newTextGen(1)
+	items := make([]contextd.ContextCreate, 1000)
+	for i := range items {
+		items[i] = g.item()
+	}
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := s.CreateContexts(ctx, sc, items); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*len(items))/b.Elapsed().Seconds(), "rows/s")
+}
+
+func BenchmarkIndexStats(b *testing.B) {
+	s := openAt(b, b.TempDir())
+	sc := contextd.Scope{Tenant: "bench"}
+	seed(b, s, sc, 10000)
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := s.IndexStats(ctx, sc); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -4,7 +4,67 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"sync"
 )
+
+// pool hands out read connections, the most recently used first: under light
+// load the same few connections serve most reads and keep their page caches
+// warm, instead of every connection caching the whole working set.
+type pool struct {
+	sem  chan struct{} // one token per connection in use
+	mu   sync.Mutex
+	free []*conn
+	all  int
+}
+
+func newPool(n int) *pool { return &pool{sem: make(chan struct{}, n)} }
+
+func (p *pool) add(c *conn) {
+	p.mu.Lock()
+	p.free = append(p.free, c)
+	p.all++
+	p.mu.Unlock()
+}
+
+// take waits for a free connection, until ctx is done or closed is closed.
+func (p *pool) take(ctx context.Context, closed <-chan struct{}) (*conn, error) {
+	select {
+	case <-closed:
+		return nil, errClosed
+	default:
+	}
+	select {
+	case p.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-closed:
+		return nil, errClosed
+	}
+	p.mu.Lock()
+	c := p.free[len(p.free)-1]
+	p.free = p.free[:len(p.free)-1]
+	p.mu.Unlock()
+	return c, nil
+}
+
+func (p *pool) put(c *conn) {
+	p.mu.Lock()
+	p.free = append(p.free, c)
+	p.mu.Unlock()
+	<-p.sem
+}
+
+// drain waits until every connection is back and returns them all.
+func (p *pool) drain() []*conn {
+	for range cap(p.sem) {
+		p.sem <- struct{}{}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := p.free
+	p.free = nil
+	return out
+}
 
 // conn is one SQLite connection and its prepared statements. The pure-Go
 // driver takes tens to hundreds of microseconds to prepare a statement, more

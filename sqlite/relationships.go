@@ -64,8 +64,14 @@ func edgesOf(ctx context.Context, q *conn, s contextd.Scope, ids []string, dir s
 	part := func(col string) (string, []any) {
 		var b sqlBuilder
 		b.edgeVisible(s, "r")
-		b.add("r."+col+" IN (SELECT value FROM json_each(?))", idList(ids))
-		if len(types) > 0 {
+		if len(ids) == 1 { // the common case (one context) without json_each's cost
+			b.add("r."+col+" = ?", ids[0])
+		} else {
+			b.add("r."+col+" IN (SELECT value FROM json_each(?))", idList(ids))
+		}
+		if len(types) == 1 {
+			b.add("r.type = ?", types[0])
+		} else if len(types) > 1 {
 			b.add("r.type IN (SELECT value FROM json_each(?))", idList(types))
 		}
 		return `SELECT ` + relCols + ` FROM relationships r WHERE ` + b.where(), b.args

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/contextd/contextd"
 )
@@ -670,19 +671,35 @@ func (s *Store) IndexStats(ctx context.Context, sc contextd.Scope) (*contextd.In
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM memories m WHERE `+m.where(), m.args...).Scan(&out.Memories); err != nil {
 			return err
 		}
-		var size sql.NullInt64
-		if err := tx.QueryRowContext(ctx, `SELECT sum(pgsize) FROM dbstat WHERE aggregate = TRUE AND name IN (
-			'contexts_fts_data', 'contexts_fts_idx', 'contexts_fts_docsize', 'contexts_fts_config',
-			'contexts_raw_data', 'contexts_raw_idx', 'contexts_raw_docsize', 'contexts_raw_config',
-			'memories_fts_data', 'memories_fts_idx', 'memories_fts_docsize', 'memories_fts_config',
-			'memories_raw_data', 'memories_raw_idx', 'memories_raw_docsize', 'memories_raw_config')`).Scan(&size); err != nil {
-			return err
-		}
-		out.IndexSizeBytes = size.Int64
-		return nil
+		size, err := s.indexSize(ctx, tx)
+		out.IndexSizeBytes = size
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// indexSizeTTL is how long a measured index size is reused: measuring reads
+// every page of the index (dbstat), which grows with the store.
+const indexSizeTTL = 10 * time.Second
+
+// indexSize returns the bytes of every full-text shadow table.
+func (s *Store) indexSize(ctx context.Context, tx *conn) (int64, error) {
+	s.sizeMu.Lock()
+	defer s.sizeMu.Unlock()
+	if !s.sizeAt.IsZero() && time.Since(s.sizeAt) < indexSizeTTL {
+		return s.size, nil
+	}
+	var size sql.NullInt64
+	if err := tx.QueryRowContext(ctx, `SELECT sum(pgsize) FROM dbstat WHERE aggregate = TRUE AND name IN (
+		'contexts_fts_data', 'contexts_fts_idx', 'contexts_fts_docsize', 'contexts_fts_config',
+		'contexts_raw_data', 'contexts_raw_idx', 'contexts_raw_docsize', 'contexts_raw_config',
+		'memories_fts_data', 'memories_fts_idx', 'memories_fts_docsize', 'memories_fts_config',
+		'memories_raw_data', 'memories_raw_idx', 'memories_raw_docsize', 'memories_raw_config')`).Scan(&size); err != nil {
+		return 0, err
+	}
+	s.size, s.sizeAt = size.Int64, time.Now()
+	return s.size, nil
 }

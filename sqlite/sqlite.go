@@ -1,11 +1,23 @@
 // Package sqlite is the embedded default Store of contextd: one SQLite file
-// in WAL mode with FTS5 full-text indexes, written by one connection and read
-// by a pool, through the pure-Go driver modernc.org/sqlite (no cgo).
+// (DIR/contextd.db) in WAL mode with FTS5 full-text indexes, written by one
+// connection and read by a pool, through the pure-Go driver
+// modernc.org/sqlite (no cgo).
 //
-// Every write is one transaction on the single write connection, committed
-// with synchronous=FULL, so a method that returns nil has its data on disk.
-// Full-text indexes are external-content FTS5 tables kept in step with their
-// rows by triggers, inside the same transaction.
+// Layout:
+//
+//	sqlite.go         Open, pragmas, Close, error translation, read transactions
+//	writer.go         the writer goroutine: group commit of write jobs
+//	conn.go           connections with their prepared statements; the reader pool
+//	migrate.go        embedded migrations (migrations/NNNN_name.sql)
+//	contexts.go       contexts; relationships.go edges and the graph walk
+//	search.go         full-text search, facets, highlights (highlight.go), stats
+//	memories.go       memories and their search; sessions.go; keys.go
+//
+// Every write runs in a transaction on the single write connection and is
+// committed with synchronous=FULL before the method returns, so nil means the
+// data is on disk; concurrent writes share a commit (see writer.go). The
+// full-text indexes are external-content FTS5 tables written in the same
+// transaction as their rows.
 package sqlite
 
 import (
@@ -20,6 +32,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/contextd/contextd"
@@ -50,13 +63,18 @@ type Store struct {
 	log  *slog.Logger
 
 	writer  chan *conn // holds the one write connection while it is free
-	readers chan *conn // the free read connections
-	nread   int
+	readers *pool      // the read connections
 
 	wq      chan *job     // write jobs for the writer goroutine (see writer.go)
 	wmu     sync.RWMutex  // guards wclosed and sends on wq
 	wclosed bool          // no more jobs are taken
 	wdone   chan struct{} // closed when the writer goroutine has ended
+	batches atomic.Int64  // transactions the writer ran, for tests and metrics
+	retries atomic.Int64  // batches run again after a failed job
+
+	sizeMu sync.Mutex // guards the cached index size (see indexSize)
+	size   int64
+	sizeAt time.Time
 
 	closeOnce sync.Once
 	closeErr  error
@@ -158,15 +176,14 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	s.r.SetMaxIdleConns(readConns)
 	s.r.SetConnMaxLifetime(0)
 	s.r.SetConnMaxIdleTime(0)
-	s.readers = make(chan *conn, readConns)
+	s.readers = newPool(readConns)
 	for range readConns {
 		rc, err := s.r.Conn(ctx)
 		if err != nil {
 			s.closeConns()
 			return nil, fmt.Errorf("sqlite: open readers: %w", err)
 		}
-		s.readers <- newConn(rc)
-		s.nread++
+		s.readers.add(newConn(rc))
 	}
 	s.wq = make(chan *job, maxBatch)
 	s.wdone = make(chan struct{})
@@ -214,11 +231,11 @@ func (s *Store) Close() error {
 // closeConns closes every connection, each once it is free.
 func (s *Store) closeConns() error {
 	var errs []error
-	for range s.nread {
-		c := <-s.readers
-		errs = append(errs, c.close())
+	if s.readers != nil {
+		for _, c := range s.readers.drain() {
+			errs = append(errs, c.close())
+		}
 	}
-	s.nread = 0
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
 	}
@@ -286,11 +303,11 @@ func (s *Store) clock() time.Time { return s.now().UTC() }
 // read runs fn in one read transaction on a free reader, so that its
 // queries see one snapshot.
 func (s *Store) read(ctx context.Context, op string, fn func(c *conn) error) error {
-	c, err := s.take(ctx, s.readers)
+	c, err := s.readers.take(ctx, s.closed)
 	if err != nil {
 		return s.fail(ctx, op, err)
 	}
-	defer func() { s.readers <- c }()
+	defer s.readers.put(c)
 	if _, err := c.ExecContext(ctx, "BEGIN"); err != nil {
 		return s.fail(ctx, op, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -268,5 +269,55 @@ func TestCancelledContext(t *testing.T) {
 	res, _, err := s.FindContexts(context.Background(), contextd.Scope{Tenant: "t"}, contextd.ContextFilter{})
 	if err != nil || len(res) != 0 {
 		t.Fatalf("after a cancelled create: %d contexts, %v", len(res), err)
+	}
+}
+
+// Concurrent writes share commits; a failing one must fail alone, and every
+// other must be stored exactly once.
+func TestGroupCommitFailuresStayAlone(t *testing.T) {
+	ctx := context.Background()
+	s := openAt(t, t.TempDir())
+	sc := contextd.Scope{Tenant: "t"}
+	if _, err := s.CreateContexts(ctx, sc, []contextd.ContextCreate{{ID: "taken", Title: "first"}}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := contextd.ContextCreate{ID: fmt.Sprintf("c%03d", i), Title: "ok", Content: "group commit"}
+			if i%3 == 0 {
+				// Fails after writing its first item: the batch must undo it.
+				_, errs[i] = s.CreateContexts(ctx, sc, []contextd.ContextCreate{c, {ID: "taken", Title: "dup"}})
+				return
+			}
+			_, errs[i] = s.CreateContexts(ctx, sc, []contextd.ContextCreate{c})
+		}()
+	}
+	wg.Wait()
+	batches, retries := sqlite.WriterStats(s)
+	t.Logf("%d jobs in %d transactions, %d retries", n+1, batches, retries)
+	for i, err := range errs {
+		want := ""
+		if i%3 == 0 {
+			want = contextd.ECONFLICT
+		}
+		if got := contextd.ErrorCode(err); got != want {
+			t.Errorf("job %d: %v, want code %q", i, err, want)
+		}
+		_, err := s.GetContext(ctx, sc, fmt.Sprintf("c%03d", i))
+		if got, want := contextd.ErrorCode(err), map[bool]string{true: contextd.ENOTFOUND, false: ""}[i%3 == 0]; got != want {
+			t.Errorf("context %d after the batch: %v, want code %q", i, err, want)
+		}
+	}
+	res, err := s.SearchContexts(ctx, sc, contextd.SearchQuery{Query: "group commit", Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := n - (n+2)/3; res.Total != want {
+		t.Errorf("search finds %d, want %d", res.Total, want)
 	}
 }

@@ -57,7 +57,7 @@ func jsonText(v any) (string, error) {
 
 func decodeTags(s string) ([]string, error) {
 	out := []string{}
-	if s == "" {
+	if s == "" || s == "[]" {
 		return out, nil
 	}
 	err := json.Unmarshal([]byte(s), &out)
@@ -69,7 +69,7 @@ func decodeTags(s string) ([]string, error) {
 
 func decodeObject(s string) (map[string]any, error) {
 	out := map[string]any{}
-	if s == "" {
+	if s == "" || s == "{}" {
 		return out, nil
 	}
 	err := json.Unmarshal([]byte(s), &out)

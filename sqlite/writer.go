@@ -81,6 +81,7 @@ func (s *Store) runWriter() {
 			}
 		}
 		c := <-s.writer
+		s.batches.Add(1)
 		s.runBatch(c, batch)
 		s.writer <- c
 		clear(batch)
@@ -115,6 +116,7 @@ func (s *Store) runBatch(c *conn, batch []*job) {
 		// Job failed, got its error and leaves; the others run again.
 		pending = removeIndex(pending, failed)
 		savepoints = true
+		s.retries.Add(1)
 	}
 	for i, j := range batch {
 		j.done <- errs[i]
