@@ -20,6 +20,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Body limits.
@@ -78,6 +79,26 @@ type Config struct {
 	// behind the same authentication and rate limits as /v1 (the principal
 	// is in the request context). nil means no /mcp route.
 	MCP http.Handler
+	// DisableMetrics removes the /metrics route (METRICS_COLLECTION=false).
+	// false (the zero value) serves it.
+	DisableMetrics bool
+	// MetricsToken, when non-empty, makes /metrics require
+	// "Authorization: Bearer <MetricsToken>" (401 otherwise). "" leaves
+	// /metrics open, for a scraper on a private network.
+	MetricsToken string
+	// Monitor, when non-nil, serves GET /v1/admin/alerts and the system
+	// resources (RSS, CPU, disk, network) of /health/details. nil means an
+	// empty alert list and Go runtime figures only.
+	Monitor Monitor
+	// RequestStats receives the status and latency of every request but the
+	// probes, for the error rate and percentiles of /health/details; give
+	// the health monitor the same one. nil means a new one over
+	// DefaultRequestWindow.
+	RequestStats *RequestStats
+	// TracerProvider, when non-nil, serves every request in a server span
+	// (continuing an incoming W3C traceparent) with the request id as an
+	// attribute. nil means no tracing, at no cost.
+	TracerProvider trace.TracerProvider
 }
 
 // server holds what the handlers and middleware share.
@@ -102,6 +123,7 @@ type server struct {
 	startedAt      time.Time
 	now            func() time.Time
 	docsCSP        string
+	ops            opsState // metrics route, request window, traces, alerts (ops.go)
 }
 
 // NewHandler returns the HTTP handler of the whole v1 API.
@@ -176,6 +198,9 @@ func NewHandler(cfg Config) (h http.Handler, err error) {
 	if s.metrics, err = newHTTPMetrics(s.registry); err != nil {
 		return nil, fmt.Errorf("httpapi: metrics: %w", err)
 	}
+	if err := s.initOps(cfg); err != nil {
+		return nil, fmt.Errorf("httpapi: metrics: %w", err)
+	}
 	s.docsCSP = docsCSP()
 
 	// huma panics on a route table it cannot use; that is a bug here, and
@@ -194,6 +219,7 @@ func NewHandler(cfg Config) (h http.Handler, err error) {
 func (s *server) chain(h http.Handler) http.Handler {
 	middleware := []func(http.Handler) http.Handler{
 		s.observe,         // request id, logger, metrics, access log
+		s.instrument,      // request window, auth and rate-limit counters, trace span
 		s.recoverPanics,   // a panic is a logged 500 problem
 		s.securityHeaders, // nosniff, DENY, CSP, no-store
 		s.cors,            // preflight and allowed origins

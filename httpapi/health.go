@@ -86,34 +86,63 @@ func (s *server) ready(ctx context.Context, _ *struct{}) (*readyOutput, error) {
 }
 
 type detailsBody struct {
-	Status        string                 `json:"status" enum:"ok,unavailable"`
-	Version       string                 `json:"version"`
-	GoVersion     string                 `json:"goVersion"`
-	StartedAt     time.Time              `json:"startedAt"`
-	UptimeSeconds float64                `json:"uptimeSeconds"`
-	Goroutines    int                    `json:"goroutines"`
-	CPUs          int                    `json:"cpus"`
-	Memory        memoryDetails          `json:"memory"`
-	Store         storeDetails           `json:"store"`
-	Components    map[string]checkResult `json:"components"`
+	Status        string                  `json:"status" enum:"ok,unavailable" doc:"ok when every readiness check passes"`
+	Version       string                  `json:"version"`
+	GoVersion     string                  `json:"goVersion"`
+	StartedAt     time.Time               `json:"startedAt"`
+	UptimeSeconds float64                 `json:"uptimeSeconds"`
+	Goroutines    int                     `json:"goroutines"`
+	CPUs          int                     `json:"cpus" doc:"GOMAXPROCS"`
+	Memory        memoryDetails           `json:"memory"`
+	CPU           *cpuDetails             `json:"cpu,omitempty" doc:"With a health monitor"`
+	Disk          *diskDetails            `json:"disk,omitempty" doc:"With a health monitor: the file system of DATA_DIR and the process's I/O"`
+	Network       *networkDetails         `json:"network,omitempty" doc:"With a health monitor"`
+	Requests      contextd.RequestSummary `json:"requests" doc:"Requests of the last minutes, probes (/health, /health/ready, /metrics) left out"`
+	Store         contextd.StoreStats     `json:"store" doc:"sizeBytes is the store on disk, indexSizeBytes its full-text indexes"`
+	Components    map[string]checkResult  `json:"components" doc:"The readiness checks"`
+	Alerts        alertCounts             `json:"alerts" doc:"Alerts firing now (GET /v1/admin/alerts lists them)"`
+	Notes         []string                `json:"notes,omitempty" doc:"What could not be measured here, and why"`
 }
 
 type memoryDetails struct {
+	ResidentBytes  int64  `json:"residentBytes" doc:"Resident set (RSS) of the process: Go heap, SQLite's page caches and everything else; 0 when unknown"`
+	LimitBytes     int64  `json:"limitBytes" doc:"The cgroup memory limit, else the machine's memory; 0 when unknown"`
 	AllocBytes     uint64 `json:"allocBytes" doc:"Live heap objects"`
 	HeapInuseBytes uint64 `json:"heapInuseBytes"`
-	SysBytes       uint64 `json:"sysBytes" doc:"Obtained from the OS"`
+	SysBytes       uint64 `json:"sysBytes" doc:"Obtained from the OS by the Go runtime"`
 	NumGC          uint32 `json:"numGC"`
 }
 
-type storeDetails struct {
-	Kind string `json:"kind" example:"sqlite"`
+type cpuDetails struct {
+	Seconds float64 `json:"seconds" doc:"User and system CPU time of the process"`
+	Percent float64 `json:"percent" doc:"Since the previous sample, in percent of one core"`
+}
+
+type diskDetails struct {
+	Path       string `json:"path"`
+	TotalBytes int64  `json:"totalBytes"`
+	FreeBytes  int64  `json:"freeBytes" doc:"Available to the process"`
+	ReadBytes  int64  `json:"readBytes" doc:"Read from storage by the process"`
+	WriteBytes int64  `json:"writeBytes" doc:"Written to storage by the process"`
+}
+
+type networkDetails struct {
+	ReceiveBytes  int64 `json:"receiveBytes" doc:"Every interface but loopback, since boot (of the network namespace)"`
+	TransmitBytes int64 `json:"transmitBytes"`
+}
+
+type alertCounts struct {
+	Firing   int `json:"firing"`
+	Critical int `json:"critical"`
+	Warning  int `json:"warning"`
 }
 
 type detailsOutput struct {
 	Body detailsBody
 }
 
-// healthDetails reports versions, uptime, resources and components to admins.
+// healthDetails reports versions, uptime, resources, recent requests, the
+// store and components to admins.
 func (s *server) healthDetails(ctx context.Context, _ *struct{}) (*detailsOutput, error) {
 	if err := principalOf(ctx).Require(contextd.RoleAdmin); err != nil {
 		return nil, problemFor(ctx, err)
@@ -122,7 +151,7 @@ func (s *server) healthDetails(ctx context.Context, _ *struct{}) (*detailsOutput
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	now := s.now()
-	out := &detailsOutput{Body: detailsBody{
+	b := detailsBody{
 		Status:        ready.Status,
 		Version:       s.version,
 		GoVersion:     runtime.Version(),
@@ -132,8 +161,43 @@ func (s *server) healthDetails(ctx context.Context, _ *struct{}) (*detailsOutput
 		CPUs:          runtime.GOMAXPROCS(0),
 		Memory: memoryDetails{AllocBytes: ms.Alloc, HeapInuseBytes: ms.HeapInuse, SysBytes: ms.Sys,
 			NumGC: ms.NumGC},
-		Store:      storeDetails{Kind: s.svc.Store.Kind()},
+		Requests:   s.ops.requests.Summary(0),
+		Store:      contextd.StoreStats{Kind: s.svc.Store.Kind(), SizeBytes: -1, IndexSizeBytes: -1},
 		Components: ready.Checks,
-	}}
-	return out, nil
+	}
+	if r, ok := contextd.StoreAs[contextd.StatsReporter](s.svc.Store); ok {
+		sctx, cancel := context.WithTimeout(ctx, s.readyTimeout)
+		st, err := r.Stats(sctx)
+		cancel()
+		if err != nil {
+			b.Notes = append(b.Notes, "store stats: "+contextd.ErrorMessage(err))
+		} else {
+			b.Store = *st
+		}
+	} else {
+		b.Notes = append(b.Notes, "store stats: the "+b.Store.Kind+" store does not report them")
+	}
+	if m := s.ops.monitor; m != nil {
+		sys := m.SystemStats(ctx)
+		b.Memory.ResidentBytes = max(sys.ResidentBytes, 0)
+		b.Memory.LimitBytes = sys.MemoryLimitBytes
+		b.CPU = &cpuDetails{Seconds: sys.CPUSeconds, Percent: sys.CPUPercent}
+		b.Disk = &diskDetails{Path: sys.DiskPath, TotalBytes: sys.DiskTotalBytes, FreeBytes: sys.DiskFreeBytes,
+			ReadBytes: sys.DiskReadBytes, WriteBytes: sys.DiskWriteBytes}
+		b.Network = &networkDetails{ReceiveBytes: sys.NetReceiveBytes, TransmitBytes: sys.NetTransmitBytes}
+		b.Notes = append(b.Notes, sys.Notes...)
+		firing, _ := m.Alerts(contextd.AlertFilter{Status: contextd.AlertFiring, Limit: 100})
+		for _, a := range firing {
+			b.Alerts.Firing++
+			switch a.Severity {
+			case contextd.SeverityCritical:
+				b.Alerts.Critical++
+			case contextd.SeverityWarning:
+				b.Alerts.Warning++
+			}
+		}
+	} else {
+		b.Notes = append(b.Notes, "system resources and alerts: no health monitor is configured")
+	}
+	return &detailsOutput{Body: b}, nil
 }

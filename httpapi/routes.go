@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // OpenAPI tags.
@@ -31,7 +30,9 @@ func (s *server) routes() {
 	huma.Register(api, s.public(get, "/health", "health", "Liveness: 200 when the process serves requests; no I/O"), s.health)
 	huma.Register(api, s.public(get, "/health/ready", "ready", "Readiness: 200 when every dependency answers, 503 otherwise"), s.ready)
 	huma.Register(api, s.v1(get, "/health/details", "healthDetails", tagOps, "Versions, uptime, resources and components (admin)", 0), s.healthDetails)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	if !s.ops.metricsOff {
+		s.mux.Handle("GET /metrics", s.metricsHandler()) // open, or behind the metrics token
+	}
 	s.mux.HandleFunc("GET /docs", s.docs)
 	// GET /openapi.json (and .yaml, -3.0.json, -3.0.yaml) are served by huma.
 	if s.mcp != nil {
@@ -79,6 +80,7 @@ func (s *server) routes() {
 	huma.Register(api, s.v1(post, "/v1/admin/api-keys", "createAPIKey", tagAdmin, "Create an API key; the key is shown once", created), s.createAPIKey)
 	huma.Register(api, s.v1(get, "/v1/admin/api-keys/{id}", "getAPIKey", tagAdmin, "Get an API key's record", 0, 404), s.getAPIKey)
 	huma.Register(api, s.v1(del, "/v1/admin/api-keys/{id}", "revokeAPIKey", tagAdmin, "Revoke an API key; it stops working at once", noContent, 404), s.revokeAPIKey)
+	huma.Register(api, s.v1(get, "/v1/admin/alerts", "listAlerts", tagAdmin, "The health monitor's alerts, active and recent, newest first", 0), s.listAlerts)
 }
 
 // public describes an operation that needs no credentials.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -44,6 +45,10 @@ type Config struct {
 	MaxBodyBytes          int64    `json:"maxBodyBytes"`          // MAX_BODY_BYTES: largest request body; default 2 MiB (batch routes allow 8x)
 	ShutdownTimeout       Duration `json:"shutdownTimeout"`       // SHUTDOWN_TIMEOUT: how long SIGTERM waits for requests; default 15s
 	RequestTimeout        Duration `json:"requestTimeout"`        // REQUEST_TIMEOUT: per request; default 30s
+	MetricsToken          string   `json:"-"`                     // METRICS_TOKEN (or METRICS_TOKEN_FILE): /metrics needs "Bearer <token>"; "" leaves it open
+	AlertWebhookURLs      string   `json:"alertWebhookUrls"`      // ALERT_WEBHOOK_URLS: comma-separated http(s) URLs receiving every alert change as JSON; "" none
+	AlertmanagerURL       string   `json:"alertmanagerUrl"`       // ALERTMANAGER_URL: Alertmanager base URL (alerts go to /api/v2/alerts); "" none
+	IntegrityInterval     Duration `json:"integrityInterval"`     // INTEGRITY_CHECK_INTERVAL: read-only index check by the health monitor; default 1h; 0 turns it off
 }
 
 // Duration is a time.Duration read from JSON as "30s" or a number of seconds.
@@ -100,6 +105,7 @@ func defaultConfig() Config {
 		MaxBodyBytes:          2 << 20,
 		ShutdownTimeout:       Duration(15 * time.Second),
 		RequestTimeout:        Duration(30 * time.Second),
+		IntegrityInterval:     Duration(time.Hour),
 	}
 }
 
@@ -183,10 +189,14 @@ var settings = []setting{
 	}},
 	{"SHUTDOWN_TIMEOUT", "shutdown-timeout", "how long shutdown waits for requests", durSet(func(c *Config) *Duration { return &c.ShutdownTimeout })},
 	{"REQUEST_TIMEOUT", "request-timeout", "longest time a request may take", durSet(func(c *Config) *Duration { return &c.RequestTimeout })},
+	{"METRICS_TOKEN", "", "bearer token /metrics requires (empty: open)", strSet(func(c *Config) *string { return &c.MetricsToken })},
+	{"ALERT_WEBHOOK_URLS", "alert-webhook-urls", "comma-separated URLs that receive alerts as JSON", strSet(func(c *Config) *string { return &c.AlertWebhookURLs })},
+	{"ALERTMANAGER_URL", "alertmanager-url", "Alertmanager URL that receives alerts", strSet(func(c *Config) *string { return &c.AlertmanagerURL })},
+	{"INTEGRITY_CHECK_INTERVAL", "integrity-check-interval", "interval of the scheduled index integrity check (0: off)", durSet(func(c *Config) *Duration { return &c.IntegrityInterval })},
 }
 
 // secretFiles are the settings that may be read from a file named by NAME_FILE.
-var secretFiles = []string{"JWT_SECRET", "NEO4J_PASSWORD", "LLM_API_KEY"}
+var secretFiles = []string{"JWT_SECRET", "NEO4J_PASSWORD", "LLM_API_KEY", "METRICS_TOKEN"}
 
 // profiles are the configuration profiles under config/.
 var profiles = []string{"production", "development", "test", "docker"}
@@ -325,6 +335,16 @@ func (c *Config) Validate() error {
 		return &configError{"REQUEST_TIMEOUT", "must be positive"}
 	case c.LogFormat != "json" && c.LogFormat != "text":
 		return &configError{"LOG_FORMAT", fmt.Sprintf("must be json or text (got %q)", c.LogFormat)}
+	case c.IntegrityInterval < 0:
+		return &configError{"INTEGRITY_CHECK_INTERVAL", "must not be negative (0 turns the check off)"}
+	}
+	for _, u := range splitList(c.AlertWebhookURLs) {
+		if !httpURL(u) {
+			return &configError{"ALERT_WEBHOOK_URLS", fmt.Sprintf("%q is not an http(s)://host/... URL", u)}
+		}
+	}
+	if c.AlertmanagerURL != "" && !httpURL(c.AlertmanagerURL) {
+		return &configError{"ALERTMANAGER_URL", fmt.Sprintf("%q is not an http(s)://host[:port] URL", c.AlertmanagerURL)}
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return &configError{"LOG_LEVEL", err.Error()}
@@ -344,4 +364,21 @@ func parseLevel(s string) (slog.Level, error) {
 		return slog.LevelError, nil
 	}
 	return 0, fmt.Errorf("must be debug, info, warn or error (got %q)", s)
+}
+
+// splitList splits a comma-separated setting, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+// httpURL reports whether s is an absolute http or https URL with a host.
+func httpURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }

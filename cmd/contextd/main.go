@@ -58,6 +58,7 @@ Usage:
                                            MCP over stdio, on the local store or a remote server
   contextd import --format mcp-memory [--tenant T] FILE
                                            bring over a reference MCP memory server's memory.jsonl
+  contextd check [--full] [--json]        check that the full-text indexes agree with the rows
   contextd version
 
 Run "contextd <command> --help" for the flags of a command. Every command
@@ -79,8 +80,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runKeys(ctx, args, getenv, stdout, stderr)
 	case "mcp":
 		return runMCP(ctx, args, getenv, stdout, stderr)
+	case "bench":
+		return runBench(ctx, args, getenv, stdout, stderr)
+	case "migrate":
+		return runMigrate(ctx, args, getenv, stdout, stderr)
 	case "import":
 		return runImportMCP(ctx, args, getenv, stdout, stderr)
+	case "check":
+		return runCheck(ctx, args, getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "contextd", buildVersion())
 		return nil

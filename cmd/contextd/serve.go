@@ -8,12 +8,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/contextd/contextd"
 	"github.com/contextd/contextd/httpapi"
 	"github.com/contextd/contextd/mcpapi"
+	"github.com/contextd/contextd/monitor"
+	"github.com/contextd/contextd/neo4j"
 	"github.com/contextd/contextd/sqlite"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -24,7 +27,12 @@ func openStore(ctx context.Context, cfg *Config, logger *slog.Logger) (contextd.
 	case "sqlite":
 		return sqlite.Open(ctx, cfg.DataDir, sqlite.Options{CacheSizeMB: cfg.CacheSizeMB, Logger: logger})
 	case "neo4j":
-		return nil, &configError{"STORE", "neo4j is not available in this build yet; use sqlite"}
+		s, err := neo4j.Open(ctx, neo4j.Options{URI: cfg.Neo4jURI, Username: cfg.Neo4jUsername,
+			Password: cfg.Neo4jPassword, Database: cfg.Neo4jDatabase, Logger: logger})
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
 	}
 	return nil, &configError{"STORE", "unknown store " + strconv.Quote(cfg.Store)}
 }
@@ -60,14 +68,56 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}()
 	reg := prometheus.NewRegistry()
-	var served contextd.Store = store
-	if cfg.PerformanceMonitoring {
-		if served, err = httpapi.InstrumentStore(store, reg); err != nil {
-			return err
+	tracer, stopTracing, err := monitor.Tracing(ctx, getenv, buildVersion(), logger)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(sctx); err != nil {
+			logger.Warn("flushing traces", "err", err)
 		}
+	}()
+	// The decorator counts (METRICS_COLLECTION), times (PERFORMANCE_MONITORING)
+	// and traces store calls; with none of them it returns the store itself.
+	served, err := httpapi.InstrumentStoreWith(store, httpapi.StoreInstrumentation{
+		Registry: reg, Latency: cfg.PerformanceMonitoring, Business: cfg.MetricsCollection, TracerProvider: tracer,
+	})
+	if err != nil {
+		return err
 	}
 	svc := contextd.NewService(served)
 	if err := bootstrapAdminKey(ctx, svc, stdout); err != nil {
+		return err
+	}
+
+	checks := map[string]func(context.Context) error{"store": served.Ping}
+	dataDir := ""
+	if cfg.Store == "sqlite" {
+		dataDir = cfg.DataDir
+		checks["disk"] = monitor.DiskCheck(dataDir, 0)
+	}
+	integrity := time.Duration(cfg.IntegrityInterval)
+	if integrity == 0 {
+		integrity = -1 // off
+	}
+	requests := httpapi.NewRequestStats(0, nil)
+	mon, err := monitor.New(monitor.Config{
+		Store:             served,
+		Requests:          requests,
+		DataDir:           dataDir,
+		Version:           buildVersion(),
+		ConfigDigest:      monitor.Digest(cfg), // secrets are json:"-"
+		StateFile:         filepath.Join(cfg.DataDir, "monitor-state.json"),
+		Interval:          time.Duration(cfg.HealthCheckInterval),
+		IntegrityInterval: integrity,
+		Webhooks:          splitList(cfg.AlertWebhookURLs),
+		AlertmanagerURL:   cfg.AlertmanagerURL,
+		Logger:            logger,
+		Registry:          reg,
+	})
+	if err != nil {
 		return err
 	}
 
@@ -82,6 +132,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		JWTSecret:      []byte(cfg.JWTSecret),
 		Version:        buildVersion(),
 		StartedAt:      started,
+		Checks:         checks,
+		DisableMetrics: !cfg.MetricsCollection,
+		MetricsToken:   cfg.MetricsToken,
+		Monitor:        mon,
+		RequestStats:   requests,
+		TracerProvider: tracer,
 	})
 	if err != nil {
 		return err
@@ -98,6 +154,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
+	monCtx, stopMonitor := context.WithCancel(ctx)
+	monDone := make(chan struct{})
+	go func() { defer close(monDone); mon.Run(monCtx) }()
+	defer func() { stopMonitor(); <-monDone }() // before the store closes: a last tick must not find it closed
 	logger.Info("contextd listening", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String(),
 		"store", store.Kind(), "env", cfg.Env, "version", buildVersion())
 

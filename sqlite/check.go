@@ -1,0 +1,169 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/contextd/contextd"
+	sqlitedrv "modernc.org/sqlite"
+)
+
+var _ contextd.Checker = (*Store)(nil)
+
+// ftsIndexes are the full-text indexes and the table whose rows each covers
+// (external content: the index holds words and rowids, the table the text).
+var ftsIndexes = []struct{ index, table string }{
+	{"contexts_fts", "contexts"},
+	{"contexts_raw", "contexts"},
+	{"memories_fts", "memories"},
+	{"memories_raw", "memories"},
+}
+
+// checkNotes say what this store cannot check yet.
+var checkNotes = []string{
+	"change log: this version keeps no change log, so there is no continuity to check",
+	"vector index: this version has no vector index, so there is nothing to compare",
+}
+
+// maxCheckMessages bounds the problems one PRAGMA may report.
+const maxCheckMessages = 10
+
+// Check implements contextd.Checker.
+//
+// Every check reads one snapshot on a reader, so it never blocks writes:
+//   - rows: each full-text index holds exactly the rows of its table (its
+//     _docsize shadow table has one row per indexed row): none missing, none
+//     left over;
+//   - structure: PRAGMA integrity_check(index), FTS5's own consistency check
+//     of the index b-trees.
+//
+// opts.Full adds:
+//   - content: FTS5's 'integrity-check' command with rank 1, which
+//     re-tokenizes every row and compares it with the index. It is a write
+//     statement to SQLite, so it runs on the writer, one index per
+//     transaction: writes queue meanwhile (about 15 µs per row and index).
+//   - pages: PRAGMA quick_check over the whole database file.
+func (s *Store) Check(ctx context.Context, opts contextd.CheckOptions) (*contextd.CheckReport, error) {
+	start := time.Now()
+	rep := &contextd.CheckReport{OK: true, Full: opts.Full, StartedAt: s.clock(), Notes: checkNotes}
+	add := func(it contextd.CheckItem) {
+		rep.Items = append(rep.Items, it)
+		rep.OK = rep.OK && it.OK
+	}
+	err := s.read(ctx, "check", func(c *conn) error {
+		for _, ix := range ftsIndexes {
+			it, err := checkRows(ctx, c, ix.index, ix.table)
+			if err != nil {
+				return err
+			}
+			add(it)
+		}
+		for _, ix := range ftsIndexes {
+			msgs, err := pragmaCheck(ctx, c, "PRAGMA integrity_check("+ix.index+")")
+			if err != nil {
+				return err
+			}
+			add(checkItem(ix.index+" structure", msgs))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if opts.Full {
+		for _, ix := range ftsIndexes {
+			it, err := s.checkContent(ctx, ix.index)
+			if err != nil {
+				return nil, err
+			}
+			add(it)
+		}
+		var msgs []string
+		err := s.read(ctx, "check", func(c *conn) error {
+			var err error
+			msgs, err = pragmaCheck(ctx, c, "PRAGMA quick_check")
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		add(checkItem("database pages", msgs))
+	}
+	rep.DurationMs = float64(time.Since(start).Microseconds()) / 1000
+	return rep, nil
+}
+
+// checkRows compares an index's rows with its table's.
+func checkRows(ctx context.Context, c *conn, index, table string) (contextd.CheckItem, error) {
+	it := contextd.CheckItem{Name: index + " rows"}
+	doc := index + "_docsize"
+	var missing, extra int64
+	if err := c.QueryRowContext(ctx, `SELECT count(*) FROM `+table).Scan(&it.Rows); err != nil {
+		return it, err
+	}
+	if err := c.QueryRowContext(ctx, `SELECT count(*) FROM `+doc).Scan(&it.Indexed); err != nil {
+		return it, err
+	}
+	if err := c.QueryRowContext(ctx, `SELECT count(*) FROM `+table+` t
+		WHERE NOT EXISTS (SELECT 1 FROM `+doc+` d WHERE d.id = t.pk)`).Scan(&missing); err != nil {
+		return it, err
+	}
+	if err := c.QueryRowContext(ctx, `SELECT count(*) FROM `+doc+` d
+		WHERE NOT EXISTS (SELECT 1 FROM `+table+` t WHERE t.pk = d.id)`).Scan(&extra); err != nil {
+		return it, err
+	}
+	it.OK = missing == 0 && extra == 0
+	if !it.OK {
+		it.Detail = fmt.Sprintf("%d rows of %s are not indexed and %d indexed rows have no row", missing, table, extra)
+	}
+	return it, nil
+}
+
+// pragmaCheck runs an integrity PRAGMA and returns its messages ("ok" alone
+// when all is well).
+func pragmaCheck(ctx context.Context, c *conn, query string) ([]string, error) {
+	rows, err := c.QueryContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var msgs []string
+	for rows.Next() && len(msgs) < maxCheckMessages {
+		var m string
+		if err := rows.Scan(&m); err != nil {
+			return nil, err
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs, rows.Err()
+}
+
+func checkItem(name string, msgs []string) contextd.CheckItem {
+	it := contextd.CheckItem{Name: name, OK: len(msgs) == 1 && msgs[0] == "ok"}
+	if !it.OK {
+		it.Detail = strings.Join(msgs, "; ")
+		if it.Detail == "" {
+			it.Detail = "no answer"
+		}
+	}
+	return it
+}
+
+// checkContent runs FTS5's integrity-check of one index against its rows.
+func (s *Store) checkContent(ctx context.Context, index string) (contextd.CheckItem, error) {
+	it := contextd.CheckItem{Name: index + " content", OK: true}
+	err := s.write(ctx, "check "+index, func(c *conn) error {
+		_, err := c.ExecContext(ctx, `INSERT INTO `+index+`(`+index+`, rank) VALUES ('integrity-check', 1)`)
+		return err
+	})
+	var se *sqlitedrv.Error
+	if errors.As(err, &se) && se.Code()&0xff == 11 { // SQLITE_CORRUPT (SQLITE_CORRUPT_VTAB included)
+		it.OK = false
+		it.Detail = "the index does not match the rows: " + se.Error()
+		return it, nil
+	}
+	return it, err
+}

@@ -1,0 +1,66 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/contextd/contextd"
+)
+
+var _ contextd.StatsReporter = (*Store)(nil)
+
+// statsIndexMaxAge is how old a measured index size Stats may report before
+// it measures again: measuring reads every page of the full-text indexes
+// (dbstat), which a metrics scrape every few seconds must not do.
+const statsIndexMaxAge = 5 * time.Minute
+
+// Stats implements contextd.StatsReporter: the files' sizes, the reader
+// pool, the write queue and the writer's counters, all without a query, and
+// the full-text index size as measured at most statsIndexMaxAge ago.
+func (s *Store) Stats(ctx context.Context) (*contextd.StoreStats, error) {
+	if s.isClosed() {
+		return nil, errClosed
+	}
+	st := &contextd.StoreStats{
+		Kind:               s.Kind(),
+		IndexSizeBytes:     -1,
+		ReadConnsInUse:     len(s.readers.sem),
+		ReadConns:          cap(s.readers.sem),
+		WriteQueueLength:   len(s.wq),
+		WriteQueueCapacity: cap(s.wq),
+		WriteTransactions:  s.batches.Load(),
+		WriteRetries:       s.retries.Load(),
+	}
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		fi, err := os.Stat(s.path + suffix)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, s.fail(ctx, "stats", err)
+		}
+		st.SizeBytes += fi.Size()
+	}
+
+	s.sizeMu.Lock()
+	size, at := s.size, s.sizeAt
+	s.sizeMu.Unlock()
+	if at.IsZero() || time.Since(at) > statsIndexMaxAge {
+		err := s.read(ctx, "stats", func(c *conn) error {
+			var err error
+			size, err = s.indexSize(ctx, c)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		s.sizeMu.Lock()
+		at = s.sizeAt
+		s.sizeMu.Unlock()
+	}
+	st.IndexSizeBytes, st.IndexMeasuredAt = size, at.UTC()
+	return st, nil
+}
