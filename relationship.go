@@ -145,3 +145,91 @@ func checkDirection(v *validation, loc, d string) string {
 	v.add(loc, "must be out, in or both")
 	return d
 }
+
+// GraphLevel is what a store answers for one level of a breadth-first walk:
+// the edges of the frontier's contexts (filtered by direction and types), and
+// the visible contexts among some ids, by id.
+type GraphLevel struct {
+	Edges    func(frontier []string, direction string, types []string) ([]*Relationship, error)
+	Contexts func(ids []string) (map[string]*Context, error)
+}
+
+// WalkGraph is the breadth-first walk every store shares, from root, with one
+// Edges and one Contexts call per level: each node once, root first, at most
+// q.MaxNodes nodes (Truncated when the cap cut it short), and every followed
+// edge whose both ends are returned. q's zero fields take their defaults.
+func WalkGraph(root *Context, q GraphQuery, lv GraphLevel) (*Graph, error) {
+	depth := min(max(q.Depth, 1), MaxGraphDepth)
+	maxNodes := q.MaxNodes
+	if maxNodes <= 0 {
+		maxNodes = DefaultGraphNodes
+	}
+	maxNodes = min(maxNodes, MaxGraphNodes)
+	dir := q.Direction
+	if dir == "" {
+		dir = DirectionBoth
+	}
+	g := &Graph{Nodes: []*Context{root}, Edges: []*Relationship{}}
+	inGraph := map[string]bool{root.ID: true}
+	var followed []*Relationship
+	seenEdge := map[string]bool{}
+	frontier := []string{root.ID}
+	for level := 0; level < depth && len(frontier) > 0 && !g.Truncated; level++ {
+		rels, err := lv.Edges(frontier, dir, q.Types)
+		if err != nil {
+			return nil, err
+		}
+		inFrontier := make(map[string]bool, len(frontier))
+		for _, id := range frontier {
+			inFrontier[id] = true
+		}
+		var candidates []string
+		seenCand := map[string]bool{}
+		consider := func(id string) {
+			if !inGraph[id] && !seenCand[id] {
+				seenCand[id] = true
+				candidates = append(candidates, id)
+			}
+		}
+		for _, r := range rels {
+			if !seenEdge[r.ID] {
+				seenEdge[r.ID] = true
+				followed = append(followed, r)
+			}
+			if dir != DirectionIn && inFrontier[r.SourceID] {
+				consider(r.TargetID)
+			}
+			if dir != DirectionOut && inFrontier[r.TargetID] {
+				consider(r.SourceID)
+			}
+		}
+		if len(candidates) == 0 {
+			break
+		}
+		found, err := lv.Contexts(candidates)
+		if err != nil {
+			return nil, err
+		}
+		var next []string
+		for _, id := range candidates {
+			c := found[id]
+			if c == nil {
+				continue
+			}
+			if len(g.Nodes) >= maxNodes {
+				g.Truncated = true
+				break
+			}
+			g.Nodes = append(g.Nodes, c)
+			inGraph[id] = true
+			next = append(next, id)
+		}
+		frontier = next
+	}
+	for _, r := range followed {
+		if inGraph[r.SourceID] && inGraph[r.TargetID] {
+			g.Edges = append(g.Edges, r)
+		}
+	}
+	return g, nil
+}

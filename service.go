@@ -64,11 +64,7 @@ func (s *Service) fillUser(p *Principal, uid *string, loc string) error {
 		*uid = p.DefaultUserID()
 		return nil
 	}
-	if p.UID != "" && *uid != p.UID {
-		return &Error{Code: EFORBIDDEN, Message: "this credential may only write data of user " + p.UID,
-			Fields: []FieldError{{Location: loc, Message: "must be " + p.UID + " or absent"}}}
-	}
-	return nil
+	return p.Scope().CheckUser(*uid, loc)
 }
 
 // GetContext returns one context.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/contextd/contextd"
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
@@ -101,7 +100,7 @@ func (s *Store) CreateContexts(ctx context.Context, sc contextd.Scope, items []c
 	seenSess := map[string]bool{}
 	for i := range items {
 		loc := "items[" + strconv.Itoa(i) + "]"
-		c, err := newContext(sc, &items[i], now, loc)
+		c, err := contextd.NewContext(sc, &items[i], now, loc)
 		if err != nil {
 			return nil, err
 		}
@@ -165,43 +164,6 @@ func (s *Store) CreateContexts(ctx context.Context, sc contextd.Scope, items []c
 		return nil, err
 	}
 	return out, nil
-}
-
-// newContext checks a create again (the store relies on these) and makes the
-// context it describes.
-func newContext(sc contextd.Scope, it *contextd.ContextCreate, now time.Time, loc string) (*contextd.Context, error) {
-	c := &contextd.Context{
-		ID: it.ID, Title: it.Title, Content: it.Content, Type: it.Type, Status: it.Status,
-		UserID: it.UserID, SessionID: it.SessionID, Tags: it.Tags, Metadata: it.Metadata,
-		CreatedAt: now, UpdatedAt: now, Version: 1, Relationships: []*contextd.Relationship{},
-	}
-	if c.UserID == "" {
-		c.UserID = sc.UserID
-	}
-	if err := forbidUser(sc, c.UserID, loc+".userId"); err != nil {
-		return nil, err
-	}
-	if c.Type == "" {
-		c.Type = contextd.DefaultContextType
-	}
-	if c.Status == "" {
-		c.Status = contextd.StatusActive
-	}
-	if c.Tags == nil {
-		c.Tags = []string{}
-	}
-	if c.Metadata == nil {
-		c.Metadata = map[string]any{}
-	}
-	if c.ID == "" {
-		c.ID = contextd.NewID(now)
-	} else if !contextd.ValidID(c.ID) {
-		return nil, contextd.Invalid(loc+".id", "must be a valid id")
-	}
-	if c.SessionID != "" && !contextd.ValidID(c.SessionID) {
-		return nil, contextd.Invalid(loc+".sessionId", "must be a valid id")
-	}
-	return c, nil
 }
 
 // GetContext implements contextd.ContextStore.

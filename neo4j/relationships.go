@@ -265,93 +265,28 @@ func (s *Store) DeleteRelationship(ctx context.Context, sc contextd.Scope, id st
 	})
 }
 
-// Graph implements contextd.ContextStore: a breadth-first walk from the root,
-// one query for the edges and one for the nodes of each level, so the order
-// and the node cap are exact.
+// Graph implements contextd.ContextStore: contextd.WalkGraph, with one query
+// for the edges and one for the nodes of each level.
 func (s *Store) Graph(ctx context.Context, sc contextd.Scope, q contextd.GraphQuery) (*contextd.Graph, error) {
-	depth := min(max(q.Depth, 1), contextd.MaxGraphDepth)
-	maxNodes := q.MaxNodes
-	if maxNodes <= 0 {
-		maxNodes = contextd.DefaultGraphNodes
-	}
-	maxNodes = min(maxNodes, contextd.MaxGraphNodes)
-	dir := q.Direction
-	if dir == "" {
-		dir = contextd.DirectionBoth
-	}
-	for _, t := range q.Types {
+	for _, t := range q.Types { // types are Cypher identifiers here: check them again
 		if !contextd.ValidRelationshipType(t) {
 			return nil, contextd.Invalid("query.types", "%q is not a relationship type", t)
 		}
 	}
 	var g *contextd.Graph
 	err := s.read(ctx, "graph", func(tx neo4j.ManagedTransaction) error {
-		g = &contextd.Graph{Nodes: []*contextd.Context{}, Edges: []*contextd.Relationship{}}
 		root, err := s.getContext(ctx, tx, sc, q.RootID, false)
 		if err != nil {
 			return err
 		}
-		g.Nodes = append(g.Nodes, root)
-		inGraph := map[string]bool{root.ID: true}
-		var followed []*contextd.Relationship
-		seenEdge := map[string]bool{}
-		frontier := []string{root.ID}
-		for level := 0; level < depth && len(frontier) > 0 && !g.Truncated; level++ {
-			rels, err := s.edgesOf(ctx, tx, sc, frontier, dir, q.Types)
-			if err != nil {
-				return err
-			}
-			inFrontier := make(map[string]bool, len(frontier))
-			for _, id := range frontier {
-				inFrontier[id] = true
-			}
-			var candidates []string
-			seenCand := map[string]bool{}
-			consider := func(id string) {
-				if !inGraph[id] && !seenCand[id] {
-					seenCand[id] = true
-					candidates = append(candidates, id)
-				}
-			}
-			for _, r := range rels {
-				if !seenEdge[r.ID] {
-					seenEdge[r.ID] = true
-					followed = append(followed, r)
-				}
-				if dir != contextd.DirectionIn && inFrontier[r.SourceID] {
-					consider(r.TargetID)
-				}
-				if dir != contextd.DirectionOut && inFrontier[r.TargetID] {
-					consider(r.SourceID)
-				}
-			}
-			if len(candidates) == 0 {
-				break
-			}
-			found, err := s.contextsByID(ctx, tx, sc, candidates)
-			if err != nil {
-				return err
-			}
-			var next []string
-			for _, id := range candidates {
-				c := found[id]
-				if c == nil {
-					continue
-				}
-				if len(g.Nodes) >= maxNodes {
-					g.Truncated = true
-					break
-				}
-				g.Nodes = append(g.Nodes, c)
-				inGraph[id] = true
-				next = append(next, id)
-			}
-			frontier = next
-		}
-		for _, r := range followed {
-			if inGraph[r.SourceID] && inGraph[r.TargetID] {
-				g.Edges = append(g.Edges, r)
-			}
+		g, err = contextd.WalkGraph(root, q, contextd.GraphLevel{
+			Edges: func(frontier []string, dir string, types []string) ([]*contextd.Relationship, error) {
+				return s.edgesOf(ctx, tx, sc, frontier, dir, types)
+			},
+			Contexts: func(ids []string) (map[string]*contextd.Context, error) { return s.contextsByID(ctx, tx, sc, ids) },
+		})
+		if err != nil {
+			return err
 		}
 		return s.fillRelationships(ctx, tx, sc, g.Nodes)
 	})

@@ -85,7 +85,7 @@ func (s *Store) CreateSession(ctx context.Context, sc contextd.Scope, c contextd
 	if uid == "" {
 		uid = sc.UserID
 	}
-	if err := forbidUser(sc, uid, "body.userId"); err != nil {
+	if err := sc.CheckUser(uid, "body.userId"); err != nil {
 		return nil, err
 	}
 	id := c.ID

@@ -57,55 +57,6 @@ func getMemory(ctx context.Context, q *conn, sc contextd.Scope, id string, now t
 	return m, pk, err
 }
 
-// newMemory checks a create again and makes the memory it describes.
-func newMemory(sc contextd.Scope, it *contextd.MemoryCreate, now time.Time, loc string) (*contextd.Memory, error) {
-	m := &contextd.Memory{
-		ID: it.ID, Type: it.Type, Content: it.Content, Importance: it.Importance, Confidence: 1,
-		Tags: it.Tags, Timestamp: it.Timestamp.UTC(), Source: it.Source, SessionID: it.SessionID, UserID: it.UserID,
-		Metadata: it.Metadata, CreatedAt: now, UpdatedAt: now, Version: 1,
-	}
-	if it.Confidence != nil {
-		m.Confidence = *it.Confidence
-	}
-	if it.ExpiresAt != nil {
-		t := it.ExpiresAt.UTC()
-		m.ExpiresAt = &t
-	}
-	if m.UserID == "" {
-		m.UserID = sc.UserID
-	}
-	if err := forbidUser(sc, m.UserID, loc+".userId"); err != nil {
-		return nil, err
-	}
-	if m.Importance == "" {
-		m.Importance = contextd.ImportanceMedium
-	}
-	if m.Source == "" {
-		m.Source = contextd.SourceUser
-	}
-	if it.Timestamp.IsZero() {
-		m.Timestamp = now
-	}
-	if m.Tags == nil {
-		m.Tags = []string{}
-	}
-	if m.Metadata == nil {
-		m.Metadata = map[string]any{}
-	}
-	switch {
-	case contextd.ImportanceRank(m.Importance) == 0:
-		return nil, contextd.Invalid(loc+".importance", "must be one of low, medium, high, critical")
-	case !contextd.ValidID(m.SessionID):
-		return nil, contextd.Invalid(loc+".sessionId", "is required: 1..128 URL-safe characters")
-	case m.ID != "" && !contextd.ValidID(m.ID):
-		return nil, contextd.Invalid(loc+".id", "must be a valid id")
-	}
-	if m.ID == "" {
-		m.ID = contextd.NewID(now)
-	}
-	return m, nil
-}
-
 func writeMemoryTags(ctx context.Context, tx *conn, tenant string, pk int64, tags []string, created time.Time) error {
 	for _, t := range tags {
 		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO memory_tags (memory_pk, tenant, tag, created_at) VALUES (?, ?, ?, ?)`,
@@ -127,7 +78,7 @@ func (s *Store) CreateMemories(ctx context.Context, sc contextd.Scope, items []c
 		touched := map[string]bool{}
 		for i := range items {
 			loc := "items[" + strconv.Itoa(i) + "]"
-			m, err := newMemory(sc, &items[i], now, loc)
+			m, err := contextd.NewMemory(sc, &items[i], now, loc)
 			if err != nil {
 				return err
 			}

@@ -574,13 +574,13 @@ func contextsByPK(ctx context.Context, q *conn, pks []int64) (map[int64]*context
 }
 
 // highlights returns the title (highlight) and content (snippet of about
-// snippetWords tokens) fragments of the rows pks, keeping only fields that
+// contextd.SnippetWords tokens) fragments of the rows pks, keeping only fields that
 // matched. Words and phrases are marked by the stemmed index, prefixes by the
 // raw one; a query with both merges the two renderings (see highlight.go).
 func highlights(ctx context.Context, tx *conn, q ftsQuery, pks []int64) (map[int64]map[string][]string, error) {
 	type frag struct{ title, content string }
 	run := func(tbl, match string, full bool) (map[int64]frag, error) {
-		content := `snippet(` + tbl + `, 1, ?1, ?2, '…', ` + strconv.Itoa(snippetWords) + `)`
+		content := `snippet(` + tbl + `, 1, ?1, ?2, '…', ` + strconv.Itoa(contextd.SnippetWords) + `)`
 		if full {
 			content = `highlight(` + tbl + `, 1, ?1, ?2)`
 		}
@@ -626,7 +626,7 @@ func highlights(ctx context.Context, tx *conn, q ftsQuery, pks []int64) (map[int
 		case inS && inR:
 			title, ts := mergeHighlights(s.title, r.title)
 			content, cs := mergeHighlights(s.content, r.content)
-			f = frag{applySpans(title, ts), snippetOf(content, cs, snippetWords)}
+			f = frag{contextd.MarkSpans(title, ts), contextd.Snippet(content, cs, contextd.SnippetWords)}
 		case inS && both:
 			f = frag{s.title, snippetFrom(s.content)}
 		case inR && both:
@@ -651,9 +651,6 @@ func highlights(ctx context.Context, tx *conn, q ftsQuery, pks []int64) (map[int
 	}
 	return out, nil
 }
-
-// snippetWords is about how many words a content fragment holds.
-const snippetWords = 24
 
 // IndexStats implements contextd.ContextStore: the scope's contexts and live
 // memories, and the bytes of every full-text shadow table.

@@ -150,16 +150,6 @@ func listLimit(n int) int {
 	return n
 }
 
-// forbidUser refuses a write of data for another user than the scope's.
-func forbidUser(s contextd.Scope, uid, loc string) error {
-	if s.UserID != "" && uid != s.UserID {
-		return &contextd.Error{Code: contextd.EFORBIDDEN,
-			Message: "this credential may only write data of user " + s.UserID,
-			Fields:  []contextd.FieldError{{Location: loc, Message: "must be " + s.UserID + " or absent"}}}
-	}
-	return nil
-}
-
 func notFound(what, id string) error {
 	return contextd.Errorf(contextd.ENOTFOUND, "%s %q not found", what, id)
 }
