@@ -62,6 +62,10 @@ func (g *textGen) item() contextd.ContextCreate {
 
 // seed fills a store with n contexts in batches of 1000 and returns their ids.
 func seed(b *testing.B, s *sqlite.Store, sc contextd.Scope, n int) []string {
+	return seedT(b, s, sc, n)
+}
+
+func seedT(b testing.TB, s *sqlite.Store, sc contextd.Scope, n int) []string {
 	b.Helper()
 	g := newTextGen(42)
 	var ids []string
@@ -234,5 +238,36 @@ func BenchmarkIndexStats(b *testing.B) {
 		if _, err := s.IndexStats(ctx, sc); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkSearchTenantSize shows that a search costs what the caller's
+// tenant holds, not what the store holds: the same 1,000-context tenant is
+// searched alone in its store ("alone") and beside 49 other tenants of 1,000
+// contexts each ("among-50k"). The two should cost about the same; the
+// only part that follows the store is BM25's document frequencies, which
+// FTS5 counts over the whole index.
+func BenchmarkSearchTenantSize(b *testing.B) {
+	ctx := context.Background()
+	queries := []string{word(300) + " " + word(900), word(200) + " " + word(450) + " " + word(1100), word(700)}
+	for _, tc := range []struct {
+		name   string
+		others int
+	}{{"alone", 0}, {"among-50k", 49}} {
+		s := openAt(b, b.TempDir())
+		for i := 0; i < tc.others; i++ {
+			seed(b, s, contextd.Scope{Tenant: fmt.Sprintf("other%02d", i)}, 1000)
+		}
+		sc := contextd.Scope{Tenant: "mine"}
+		seed(b, s, sc, 1000)
+		b.Run(tc.name, func(b *testing.B) {
+			i := 0
+			for b.Loop() {
+				if _, err := s.SearchContexts(ctx, sc, contextd.SearchQuery{Query: queries[i%len(queries)], Limit: 10}); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
 	}
 }

@@ -83,6 +83,7 @@ func (s *Store) CreateContexts(ctx context.Context, sc contextd.Scope, items []c
 	out := make([]*contextd.Context, len(items))
 	err := s.write(ctx, "create contexts", func(tx *conn) error {
 		pks := make([]int64, len(items))
+		alloc := newAllocator("contexts", sc.Tenant)
 		for i := range items {
 			it := &items[i]
 			loc := "items[" + strconv.Itoa(i) + "]"
@@ -103,17 +104,17 @@ func (s *Store) CreateContexts(ctx context.Context, sc contextd.Scope, items []c
 			if err != nil {
 				return err
 			}
-			res, err := tx.ExecContext(ctx, `INSERT INTO contexts
-				(tenant, id, title, content, type, status, user_id, session_id, tags, metadata, created_at, updated_at, version)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`, sc.Tenant, c.ID, c.Title, c.Content, c.Type, c.Status, c.UserID, c.SessionID,
+			if pks[i], err = alloc.newPK(ctx, tx); err != nil {
+				return err
+			}
+			_, err = tx.ExecContext(ctx, `INSERT INTO contexts
+				(pk, tenant, id, title, content, type, status, user_id, session_id, tags, metadata, created_at, updated_at, version)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`, pks[i], sc.Tenant, c.ID, c.Title, c.Content, c.Type, c.Status, c.UserID, c.SessionID,
 				tags, meta, nanos(now), nanos(now))
 			if err != nil {
 				if isUnique(err) {
 					return conflict(loc+".id", "%s: context id %q is already taken", loc, c.ID)
 				}
-				return err
-			}
-			if pks[i], err = res.LastInsertId(); err != nil {
 				return err
 			}
 			if err := indexContext(ctx, tx, pks[i], c.Title, c.Content); err != nil {

@@ -76,6 +76,7 @@ func (s *Store) CreateMemories(ctx context.Context, sc contextd.Scope, items []c
 	out := make([]*contextd.Memory, len(items))
 	err := s.write(ctx, "create memories", func(tx *conn) error {
 		touched := map[string]bool{}
+		alloc := newAllocator("memories", sc.Tenant)
 		for i := range items {
 			loc := "items[" + strconv.Itoa(i) + "]"
 			m, err := contextd.NewMemory(sc, &items[i], now, loc)
@@ -96,19 +97,19 @@ func (s *Store) CreateMemories(ctx context.Context, sc contextd.Scope, items []c
 			if err != nil {
 				return err
 			}
-			res, err := tx.ExecContext(ctx, `INSERT INTO memories (tenant, id, type, content, importance, importance_rank,
+			pk, err := alloc.newPK(ctx, tx)
+			if err != nil {
+				return err
+			}
+			_, err = tx.ExecContext(ctx, `INSERT INTO memories (pk, tenant, id, type, content, importance, importance_rank,
 				confidence, tags, timestamp, source, session_id, user_id, metadata, created_at, updated_at, expires_at, version)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`, sc.Tenant, m.ID, m.Type, m.Content, m.Importance, contextd.ImportanceRank(m.Importance),
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`, pk, sc.Tenant, m.ID, m.Type, m.Content, m.Importance, contextd.ImportanceRank(m.Importance),
 				m.Confidence, tags, nanos(m.Timestamp), m.Source, m.SessionID, m.UserID, meta, nanos(now), nanos(now),
 				nullNanos(m.ExpiresAt))
 			if err != nil {
 				if isUnique(err) {
 					return conflict(loc+".id", "%s: memory id %q is already taken", loc, m.ID)
 				}
-				return err
-			}
-			pk, err := res.LastInsertId()
-			if err != nil {
 				return err
 			}
 			if err := indexMemory(ctx, tx, pk, m.Content); err != nil {
@@ -391,7 +392,11 @@ func (s *Store) SearchMemories(ctx context.Context, sc contextd.Scope, q context
 		return rows.Err()
 	}
 	err := s.read(ctx, "search memories", func(tx *conn) error {
-		err := withQuery(ctx, parsed, func(fq ftsQuery) error { return run(tx, fq) })
+		r, err := s.tenantRange(ctx, tx, sc.Tenant)
+		if err != nil {
+			return err
+		}
+		err = withQuery(ctx, parsed, r, func(fq ftsQuery) error { return run(tx, fq) })
 		if errors.Is(err, errNoMatch) {
 			hits = nil
 			return nil

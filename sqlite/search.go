@@ -38,6 +38,9 @@ func ftsOr(terms []contextd.Term) string {
 type ftsQuery struct {
 	stem, raw       string // what to look for; both empty: every row
 	negStem, negRaw string // what to leave out
+	// r is the caller's tenant's rowid range (see partition.go): FTS5 seeks
+	// every MATCH to it, so no other tenant's postings are read or ranked.
+	r pkRange
 }
 
 func newFTSQuery(pos, neg []contextd.Term) ftsQuery {
@@ -78,20 +81,21 @@ var (
 func (ix ftsIndex) source(q ftsQuery, scored bool) (string, []any) {
 	one := func(tbl string) string {
 		if scored {
-			return "SELECT rowid AS pk, bm25(" + tbl + ix.bm25 + ") AS b FROM " + tbl + " WHERE " + tbl + " MATCH ?"
+			return "SELECT rowid AS pk, bm25(" + tbl + ix.bm25 + ") AS b FROM " + tbl + " WHERE " + tbl + " MATCH ? AND rowid BETWEEN ? AND ?"
 		}
-		return "SELECT rowid AS pk FROM " + tbl + " WHERE " + tbl + " MATCH ?"
+		return "SELECT rowid AS pk FROM " + tbl + " WHERE " + tbl + " MATCH ? AND rowid BETWEEN ? AND ?"
 	}
+	lo, hi := q.r.lo, q.r.hi
 	switch {
 	case q.stem != "" && q.raw != "":
 		if scored {
-			return "SELECT pk, sum(b) AS b FROM (" + one(ix.stem) + " UNION ALL " + one(ix.raw) + ") GROUP BY pk", []any{q.stem, q.raw}
+			return "SELECT pk, sum(b) AS b FROM (" + one(ix.stem) + " UNION ALL " + one(ix.raw) + ") GROUP BY pk", []any{q.stem, lo, hi, q.raw, lo, hi}
 		}
-		return one(ix.stem) + " UNION " + one(ix.raw), []any{q.stem, q.raw}
+		return one(ix.stem) + " UNION " + one(ix.raw), []any{q.stem, lo, hi, q.raw, lo, hi}
 	case q.stem != "":
-		return one(ix.stem), []any{q.stem}
+		return one(ix.stem), []any{q.stem, lo, hi}
 	case q.raw != "":
-		return one(ix.raw), []any{q.raw}
+		return one(ix.raw), []any{q.raw, lo, hi}
 	}
 	return "", nil
 }
@@ -104,12 +108,12 @@ func (ix ftsIndex) excluded(q ftsQuery, a string) (string, []any) {
 		args []any
 	)
 	if q.negStem != "" {
-		b.WriteString(" AND " + a + ".pk NOT IN (SELECT rowid FROM " + ix.stem + " WHERE " + ix.stem + " MATCH ?)")
-		args = append(args, q.negStem)
+		b.WriteString(" AND " + a + ".pk NOT IN (SELECT rowid FROM " + ix.stem + " WHERE " + ix.stem + " MATCH ? AND rowid BETWEEN ? AND ?)")
+		args = append(args, q.negStem, q.r.lo, q.r.hi)
 	}
 	if q.negRaw != "" {
-		b.WriteString(" AND " + a + ".pk NOT IN (SELECT rowid FROM " + ix.raw + " WHERE " + ix.raw + " MATCH ?)")
-		args = append(args, q.negRaw)
+		b.WriteString(" AND " + a + ".pk NOT IN (SELECT rowid FROM " + ix.raw + " WHERE " + ix.raw + " MATCH ? AND rowid BETWEEN ? AND ?)")
+		args = append(args, q.negRaw, q.r.lo, q.r.hi)
 	}
 	return b.String(), args
 }
@@ -139,9 +143,11 @@ var errNoMatch = errors.New("the full-text query matches nothing")
 // engine refuses is run again as its plain words (no prefixes, no
 // exclusions), and when that fails too, the result is errNoMatch: a query
 // string never makes an error.
-func withQuery(ctx context.Context, parsed contextd.Query, fn func(q ftsQuery) error) error {
+func withQuery(ctx context.Context, parsed contextd.Query, r pkRange, fn func(q ftsQuery) error) error {
 	pos := parsed.Positive()
-	err := fn(newFTSQuery(pos, parsed.Negative()))
+	q := newFTSQuery(pos, parsed.Negative())
+	q.r = r
+	err := fn(q)
 	if err == nil || ctx.Err() != nil || !isFTSError(err) {
 		return err
 	}
@@ -151,7 +157,9 @@ func withQuery(ctx context.Context, parsed contextd.Query, fn func(q ftsQuery) e
 			plain = append(plain, contextd.Term{Words: []string{w}})
 		}
 	}
-	err = fn(newFTSQuery(plain, nil))
+	q = newFTSQuery(plain, nil)
+	q.r = r
+	err = fn(q)
 	if err != nil && ctx.Err() == nil && isFTSError(err) {
 		return errNoMatch
 	}
@@ -185,9 +193,13 @@ func (s *Store) SearchContexts(ctx context.Context, sc contextd.Scope, q context
 
 	var f sqlBuilder
 	f.visible(sc, "c")
+	// tenantOnly: the tenant is the only condition, and the index's rowid
+	// range already applies it: counting needs no row.
+	tenantOnly := len(f.conds) == 1
 	if err := searchFilters(&f, q.Filters); err != nil {
 		return nil, err
 	}
+	tenantOnly = tenantOnly && len(f.conds) == 1
 	facets, err := facetSpecs(q.Facets)
 	if err != nil {
 		return nil, err
@@ -225,7 +237,14 @@ func (s *Store) SearchContexts(ctx context.Context, sc contextd.Scope, q context
 		// Total and facets count every match; they need no score.
 		from, fargs := contextIndex.from(fq, "c", f.where(), f.args, false)
 		if total < 0 {
-			if err := tx.QueryRowContext(ctx, `SELECT count(*)`+from, fargs...).Scan(&total); err != nil {
+			count, cargs := `SELECT count(*)`+from, fargs
+			if tenantOnly && fq.ranked() {
+				// The index alone knows the tenant's matches: no row is read.
+				src, sargs := contextIndex.source(fq, false)
+				neg, nargs := contextIndex.excluded(fq, "fm")
+				count, cargs = `SELECT count(*) FROM (`+src+`) AS fm WHERE 1`+neg, append(sargs, nargs...)
+			}
+			if err := tx.QueryRowContext(ctx, count, cargs...).Scan(&total); err != nil {
 				return err
 			}
 		}
@@ -241,7 +260,11 @@ func (s *Store) SearchContexts(ctx context.Context, sc contextd.Scope, q context
 	}
 
 	err = s.read(ctx, "search contexts", func(tx *conn) error {
-		err := withQuery(ctx, parsed, func(fq ftsQuery) error { return run(tx, fq) })
+		r, err := s.tenantRange(ctx, tx, sc.Tenant)
+		if err != nil {
+			return err
+		}
+		err = withQuery(ctx, parsed, r, func(fq ftsQuery) error { return run(tx, fq) })
 		if errors.Is(err, errNoMatch) {
 			page, res.Total = nil, 0
 			for _, fc := range facets {

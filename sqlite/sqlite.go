@@ -72,6 +72,8 @@ type Store struct {
 	batches atomic.Int64  // transactions the writer ran, for tests and metrics
 	retries atomic.Int64  // batches run again after a failed job
 
+	partitions sync.Map // tenant name -> partition number (see partition.go)
+
 	sizeMu sync.Mutex // guards the cached index size (see indexSize)
 	size   int64
 	sizeAt time.Time

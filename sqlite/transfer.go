@@ -230,14 +230,14 @@ func (s *Store) importRecord(ctx context.Context, tx *conn, rec *contextd.Record
 		if err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO contexts
-			(tenant, id, title, content, type, status, user_id, session_id, tags, metadata, created_at, updated_at, version)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, rec.Tenant, c.ID, c.Title, c.Content, c.Type, c.Status, c.UserID, c.SessionID,
-			tagText, meta, nanos(c.CreatedAt), nanos(c.UpdatedAt), c.Version)
+		pk, err := newAllocator("contexts", rec.Tenant).newPK(ctx, tx)
 		if err != nil {
 			return err
 		}
-		pk, err := res.LastInsertId()
+		_, err = tx.ExecContext(ctx, `INSERT INTO contexts
+			(pk, tenant, id, title, content, type, status, user_id, session_id, tags, metadata, created_at, updated_at, version)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, pk, rec.Tenant, c.ID, c.Title, c.Content, c.Type, c.Status, c.UserID, c.SessionID,
+			tagText, meta, nanos(c.CreatedAt), nanos(c.UpdatedAt), c.Version)
 		if err != nil {
 			return err
 		}
@@ -282,15 +282,15 @@ func (s *Store) importRecord(ctx context.Context, tx *conn, rec *contextd.Record
 		if err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO memories (tenant, id, type, content, importance, importance_rank,
-			confidence, tags, timestamp, source, session_id, user_id, metadata, created_at, updated_at, expires_at, version)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, rec.Tenant, m.ID, m.Type, m.Content, m.Importance,
-			contextd.ImportanceRank(m.Importance), m.Confidence, tagText, nanos(m.Timestamp), m.Source, m.SessionID, m.UserID, meta,
-			nanos(m.CreatedAt), nanos(m.UpdatedAt), nullNanos(m.ExpiresAt), m.Version)
+		pk, err := newAllocator("memories", rec.Tenant).newPK(ctx, tx)
 		if err != nil {
 			return err
 		}
-		pk, err := res.LastInsertId()
+		_, err = tx.ExecContext(ctx, `INSERT INTO memories (pk, tenant, id, type, content, importance, importance_rank,
+			confidence, tags, timestamp, source, session_id, user_id, metadata, created_at, updated_at, expires_at, version)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, pk, rec.Tenant, m.ID, m.Type, m.Content, m.Importance,
+			contextd.ImportanceRank(m.Importance), m.Confidence, tagText, nanos(m.Timestamp), m.Source, m.SessionID, m.UserID, meta,
+			nanos(m.CreatedAt), nanos(m.UpdatedAt), nullNanos(m.ExpiresAt), m.Version)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,99 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// Row keys of contexts and memories are partitioned by tenant (migration
+// 0002): pk = num<<pkBits | seq, where num is the tenant's number in
+// tenant_partitions. A tenant's rows are one contiguous pk range, which is
+// also their rowid range in the full-text indexes, so a search seeks to the
+// caller's tenant and never reads another's postings.
+const (
+	pkBits = 40 // 2^40 rows per tenant and table
+	pkMask = 1<<pkBits - 1
+	// maxPartition keeps num<<pkBits a positive int64.
+	maxPartition = 1<<(63-pkBits) - 1
+)
+
+// pkRange is the inclusive pk range of one tenant's rows.
+type pkRange struct{ lo, hi int64 }
+
+// rangeOf returns the pk range of partition num.
+func rangeOf(num int64) pkRange { return pkRange{num << pkBits, num<<pkBits | pkMask} }
+
+// emptyRange holds no pk: the range of a tenant that has never written.
+var emptyRange = pkRange{1, 0}
+
+// pkAllocator hands out the row keys of one tenant in one table (contexts or
+// memories) within one write transaction. The tenant's partition number is
+// assigned on its first write; the next free seq is kept in
+// tenant_partitions, so a key is never used twice, even after its row was
+// deleted. Both are written in the write transaction, so a write that rolls
+// back keeps neither.
+type pkAllocator struct {
+	table, tenant string
+	col           string // next_context or next_memory
+	loaded        bool
+	num, next     int64
+}
+
+func newAllocator(table, tenant string) *pkAllocator {
+	col := "next_context"
+	if table == "memories" {
+		col = "next_memory"
+	}
+	return &pkAllocator{table: table, tenant: tenant, col: col}
+}
+
+// newPK returns the next free pk of the tenant in the table.
+func (a *pkAllocator) newPK(ctx context.Context, tx *conn) (int64, error) {
+	if !a.loaded {
+		err := tx.QueryRowContext(ctx, `SELECT num, `+a.col+` FROM tenant_partitions WHERE name = ?`, a.tenant).Scan(&a.num, &a.next)
+		if errors.Is(err, sql.ErrNoRows) {
+			if err = tx.QueryRowContext(ctx, `SELECT coalesce(max(num), 0) + 1 FROM tenant_partitions`).Scan(&a.num); err != nil {
+				return 0, err
+			}
+			if a.num > maxPartition {
+				return 0, fmt.Errorf("sqlite: more than %d tenants", maxPartition)
+			}
+			a.next = 1
+			_, err = tx.ExecContext(ctx, `INSERT INTO tenant_partitions (name, num) VALUES (?, ?)`, a.tenant, a.num)
+		}
+		if err != nil {
+			return 0, err
+		}
+		a.loaded = true
+	}
+	if a.next > pkMask {
+		return 0, fmt.Errorf("sqlite: tenant %q has no free row key left in %s", a.tenant, a.table)
+	}
+	pk := a.num<<pkBits | a.next
+	a.next++
+	if _, err := tx.ExecContext(ctx, `UPDATE tenant_partitions SET `+a.col+` = ? WHERE name = ?`, a.next, a.tenant); err != nil {
+		return 0, err
+	}
+	return pk, nil
+}
+
+// tenantRange returns the pk range of the tenant's rows for a read: its
+// partition's, or emptyRange when the tenant has never written. Numbers never
+// change once assigned, so they are cached; an absent one is looked up again.
+func (s *Store) tenantRange(ctx context.Context, c *conn, tenant string) (pkRange, error) {
+	if v, ok := s.partitions.Load(tenant); ok {
+		return rangeOf(v.(int64)), nil
+	}
+	var num int64
+	err := c.QueryRowContext(ctx, `SELECT num FROM tenant_partitions WHERE name = ?`, tenant).Scan(&num)
+	if errors.Is(err, sql.ErrNoRows) {
+		return emptyRange, nil
+	}
+	if err != nil {
+		return pkRange{}, err
+	}
+	s.partitions.Store(tenant, num)
+	return rangeOf(num), nil
+}
