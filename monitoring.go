@@ -67,6 +67,10 @@ type StoreStats struct {
 	// WriteTransactions is the write transactions run: one per group commit,
 	// however many writes it carried.
 	WriteTransactions int64 `json:"writeTransactions"`
+	// WriteJobs is the writes those transactions carried: WriteJobs /
+	// WriteTransactions is the mean group-commit batch. 0 for a store
+	// without group commit.
+	WriteJobs int64 `json:"writeJobs"`
 	// WriteRetries is the transactions run again after one of their writes
 	// failed (the others are retried without it).
 	WriteRetries int64 `json:"writeRetries"`

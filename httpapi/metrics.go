@@ -219,9 +219,9 @@ func (m *businessMetrics) search(mode string, results int) {
 
 // storeStatsCollector reads the store's StoreStats on every scrape.
 type storeStatsCollector struct {
-	r                                  contextd.StatsReporter
-	size, index, readInUse, readConns  *prometheus.Desc
-	queueLen, queueCap, txs, txRetries *prometheus.Desc
+	r                                          contextd.StatsReporter
+	size, index, readInUse, readConns          *prometheus.Desc
+	queueLen, queueCap, txs, txRetries, txJobs *prometheus.Desc
 }
 
 func newStoreStatsCollector(r contextd.StatsReporter) *storeStatsCollector {
@@ -234,14 +234,15 @@ func newStoreStatsCollector(r contextd.StatsReporter) *storeStatsCollector {
 		readConns: d("contextd_store_read_connections", "Read connections of the pool."),
 		queueLen:  d("contextd_store_write_queue_length", "Writes waiting for the writer (the next group commit)."),
 		queueCap:  d("contextd_store_write_queue_capacity", "Writes the queue holds before callers wait to enqueue."),
-		txs:       d("contextd_store_write_transactions_total", "Write transactions run: one per group commit. Writes per commit = rate of write operations / rate of this."),
+		txs:       d("contextd_store_write_transactions_total", "Write transactions run: one per group commit."),
+		txJobs:    d("contextd_store_write_jobs_total", "Writes the write transactions carried: rate of this / rate of contextd_store_write_transactions_total is the mean group-commit batch."),
 		txRetries: d("contextd_store_transaction_retries_total", "Group commits run again after one of their writes failed."),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *storeStatsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.size, c.index, c.readInUse, c.readConns, c.queueLen, c.queueCap, c.txs, c.txRetries} {
+	for _, d := range []*prometheus.Desc{c.size, c.index, c.readInUse, c.readConns, c.queueLen, c.queueCap, c.txs, c.txRetries, c.txJobs} {
 		ch <- d
 	}
 }
@@ -273,6 +274,7 @@ func (c *storeStatsCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.queueCap, float64(st.WriteQueueCapacity))
 	ch <- prometheus.MustNewConstMetric(c.txs, prometheus.CounterValue, float64(st.WriteTransactions))
 	ch <- prometheus.MustNewConstMetric(c.txRetries, prometheus.CounterValue, float64(st.WriteRetries))
+	ch <- prometheus.MustNewConstMetric(c.txJobs, prometheus.CounterValue, float64(st.WriteJobs))
 }
 
 // instrumentedStore records the calls of the Store it embeds. Methods the

@@ -152,7 +152,7 @@ func TestMetricsAfterWorkload(t *testing.T) {
 	}
 	// Gauges read from the store on scrape, and the runtime.
 	for _, name := range []string{"contextd_store_size_bytes", "contextd_store_index_size_bytes", "contextd_store_read_connections",
-		"contextd_store_write_queue_capacity", "contextd_store_write_transactions_total", "go_goroutines", "process_resident_memory_bytes"} {
+		"contextd_store_write_queue_capacity", "contextd_store_write_transactions_total", "contextd_store_write_jobs_total", "go_goroutines", "process_resident_memory_bytes"} {
 		if got := value(fams, name); !(got > 0) {
 			t.Errorf("%s = %v, want > 0", name, got)
 		}

@@ -169,3 +169,44 @@ func TestRowKeysNeverReused(t *testing.T) {
 		t.Fatalf("new row key %d, deleted row had %d", next, top)
 	}
 }
+
+// TestWriteJobsCounted checks the group-commit counters: every write is one
+// job, and concurrent writes share transactions.
+func TestWriteJobsCounted(t *testing.T) {
+	ctx := context.Background()
+	s := openAt(t, t.TempDir())
+	before, err := s.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const writers, each = 8, 25
+	errs := make(chan error, writers)
+	for w := 0; w < writers; w++ {
+		go func() {
+			for i := 0; i < each; i++ {
+				if _, err := s.CreateContexts(ctx, contextd.Scope{Tenant: "t"}, []contextd.ContextCreate{{Title: "x", UserID: "u"}}); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for w := 0; w < writers; w++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	after, err := s.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs, txs := after.WriteJobs-before.WriteJobs, after.WriteTransactions-before.WriteTransactions
+	if jobs != writers*each {
+		t.Errorf("write jobs %d, want %d", jobs, writers*each)
+	}
+	if txs < 1 || txs > jobs {
+		t.Errorf("write transactions %d for %d jobs", txs, jobs)
+	}
+	t.Logf("%d writes in %d transactions", jobs, txs)
+}

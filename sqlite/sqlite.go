@@ -71,6 +71,7 @@ type Store struct {
 	wdone   chan struct{} // closed when the writer goroutine has ended
 	batches atomic.Int64  // transactions the writer ran, for tests and metrics
 	retries atomic.Int64  // batches run again after a failed job
+	jobs    atomic.Int64  // jobs the batches carried
 
 	partitions sync.Map // tenant name -> partition number (see partition.go)
 

@@ -33,6 +33,7 @@ func (s *Store) Stats(ctx context.Context) (*contextd.StoreStats, error) {
 		WriteQueueCapacity: cap(s.wq),
 		WriteTransactions:  s.batches.Load(),
 		WriteRetries:       s.retries.Load(),
+		WriteJobs:          s.jobs.Load(),
 	}
 	for _, suffix := range []string{"", "-wal", "-shm"} {
 		fi, err := os.Stat(s.path + suffix)

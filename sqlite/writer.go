@@ -82,6 +82,7 @@ func (s *Store) runWriter() {
 		}
 		c := <-s.writer
 		s.batches.Add(1)
+		s.jobs.Add(int64(len(batch)))
 		s.runBatch(c, batch)
 		s.writer <- c
 		clear(batch)
