@@ -114,6 +114,13 @@ func (s *server) observe(next http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-ID", id)
 		st := &reqState{id: id, log: s.log.With(slog.String("requestId", id))}
+		// The route is known before authentication and rate limiting, so
+		// their 401s and 429s are counted under the route they were for.
+		if _, pattern := s.mux.Handler(r); pattern != "" {
+			if _, path, ok := strings.Cut(pattern, " "); ok {
+				st.route = path
+			}
+		}
 		rec := &recorder{ResponseWriter: w}
 		method := r.Method
 		if !knownMethods[method] {

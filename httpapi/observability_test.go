@@ -137,7 +137,7 @@ func TestMetricsAfterWorkload(t *testing.T) {
 		{"contextd_rate_limited_requests_total", nil, 1},
 		{"contextd_http_requests_total", []string{"route=/v1/contexts", "method=POST", "status=201"}, 2},
 		// The gateway refuses credentials before routing: such answers have no route.
-		{"contextd_http_requests_total", []string{"route=unmatched", "method=GET", "status=401"}, 3},
+		{"contextd_http_requests_total", []string{"route=/v1/contexts", "method=GET", "status=401"}, 3},
 		{"contextd_http_requests_total", []string{"route=/health", "status=200"}, 1},
 		{"contextd_http_request_duration_seconds", []string{"route=/v1/search", "method=POST"}, 3},
 		{"contextd_store_operation_duration_seconds", []string{"op=create_contexts"}, 3},
