@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +16,8 @@ var _ contextd.Checker = (*Store)(nil)
 
 // ftsIndexes are the full-text indexes and the table whose rows each covers
 // (external content: the index holds words and rowids, the table the text).
+// Each is indexShards shards, each over a view of its rows; a check item
+// covers every shard of an index.
 var ftsIndexes = []struct{ index, table string }{
 	{"contexts_fts", "contexts"},
 	{"contexts_raw", "contexts"},
@@ -55,18 +58,36 @@ func (s *Store) Check(ctx context.Context, opts contextd.CheckOptions) (*context
 	}
 	err := s.read(ctx, "check", func(c *conn) error {
 		for _, ix := range ftsIndexes {
-			it, err := checkRows(ctx, c, ix.index, ix.table)
-			if err != nil {
-				return err
+			it := contextd.CheckItem{Name: ix.index + " rows", OK: true}
+			var bad []string
+			for k := 0; k < indexShards; k++ {
+				sh, err := checkRows(ctx, c, ftsName(ix.index, k), shardView(ix.table, k))
+				if err != nil {
+					return err
+				}
+				it.Rows += sh.Rows
+				it.Indexed += sh.Indexed
+				if !sh.OK {
+					it.OK = false
+					bad = append(bad, "shard "+strconv.Itoa(k)+": "+sh.Detail)
+				}
 			}
+			it.Detail = strings.Join(bad, "; ")
 			add(it)
 		}
 		for _, ix := range ftsIndexes {
-			msgs, err := pragmaCheck(ctx, c, "PRAGMA integrity_check("+ix.index+")")
-			if err != nil {
-				return err
+			var bad []string
+			for k := 0; k < indexShards; k++ {
+				name := ftsName(ix.index, k)
+				msgs, err := pragmaCheck(ctx, c, "PRAGMA integrity_check("+name+")")
+				if err != nil {
+					return err
+				}
+				if it := checkItem(name, msgs); !it.OK {
+					bad = append(bad, "shard "+strconv.Itoa(k)+": "+it.Detail)
+				}
 			}
-			add(checkItem(ix.index+" structure", msgs))
+			add(contextd.CheckItem{Name: ix.index + " structure", OK: len(bad) == 0, Detail: strings.Join(bad, "; ")})
 		}
 		return nil
 	})
@@ -75,10 +96,19 @@ func (s *Store) Check(ctx context.Context, opts contextd.CheckOptions) (*context
 	}
 	if opts.Full {
 		for _, ix := range ftsIndexes {
-			it, err := s.checkContent(ctx, ix.index)
-			if err != nil {
-				return nil, err
+			it := contextd.CheckItem{Name: ix.index + " content", OK: true}
+			var bad []string
+			for k := 0; k < indexShards; k++ {
+				sh, err := s.checkContent(ctx, ftsName(ix.index, k))
+				if err != nil {
+					return nil, err
+				}
+				if !sh.OK {
+					it.OK = false
+					bad = append(bad, "shard "+strconv.Itoa(k)+": "+sh.Detail)
+				}
 			}
+			it.Detail = strings.Join(bad, "; ")
 			add(it)
 		}
 		var msgs []string

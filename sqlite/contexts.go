@@ -340,24 +340,27 @@ func (s *Store) DeleteContext(ctx context.Context, sc contextd.Scope, id string)
 // statement journal, and FTS5 flushes its pending terms to a new segment at
 // each such savepoint, which made batch inserts several times slower.
 
-// indexContext adds a context's text to both full-text indexes.
+// indexContext adds a context's text to both full-text indexes of its shard.
 func indexContext(ctx context.Context, tx *conn, pk int64, title, content string) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO contexts_fts (rowid, title, content) VALUES (?, ?, ?)`, pk, title, content); err != nil {
-		return err
+	for _, ix := range []string{contextIndex.stem, contextIndex.raw} {
+		ix = ftsName(ix, shardOf(pk))
+		if _, err := tx.ExecContext(ctx, `INSERT INTO `+ix+` (rowid, title, content) VALUES (?, ?, ?)`, pk, title, content); err != nil {
+			return err
+		}
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO contexts_raw (rowid, title, content) VALUES (?, ?, ?)`, pk, title, content)
-	return err
+	return nil
 }
 
 // unindexContext removes a context's text, as it was indexed, from both.
 func unindexContext(ctx context.Context, tx *conn, pk int64, title, content string) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO contexts_fts (contexts_fts, rowid, title, content) VALUES ('delete', ?, ?, ?)`,
-		pk, title, content); err != nil {
-		return err
+	for _, ix := range []string{contextIndex.stem, contextIndex.raw} {
+		ix = ftsName(ix, shardOf(pk))
+		if _, err := tx.ExecContext(ctx, `INSERT INTO `+ix+` (`+ix+`, rowid, title, content) VALUES ('delete', ?, ?, ?)`,
+			pk, title, content); err != nil {
+			return err
+		}
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO contexts_raw (contexts_raw, rowid, title, content) VALUES ('delete', ?, ?, ?)`,
-		pk, title, content)
-	return err
+	return nil
 }
 
 func writeContextTags(ctx context.Context, tx *conn, tenant string, pk int64, tags []string, created time.Time) error {

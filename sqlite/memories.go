@@ -318,20 +318,24 @@ func (s *Store) DeleteMemory(ctx context.Context, sc contextd.Scope, id string) 
 
 // indexMemory adds a memory's text to both full-text indexes (see indexContext).
 func indexMemory(ctx context.Context, tx *conn, pk int64, content string) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO memories_fts (rowid, content) VALUES (?, ?)`, pk, content); err != nil {
-		return err
+	for _, ix := range []string{memoryIndex.stem, memoryIndex.raw} {
+		ix = ftsName(ix, shardOf(pk))
+		if _, err := tx.ExecContext(ctx, `INSERT INTO `+ix+` (rowid, content) VALUES (?, ?)`, pk, content); err != nil {
+			return err
+		}
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO memories_raw (rowid, content) VALUES (?, ?)`, pk, content)
-	return err
+	return nil
 }
 
 // unindexMemory removes a memory's text, as it was indexed, from both.
 func unindexMemory(ctx context.Context, tx *conn, pk int64, content string) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO memories_fts (memories_fts, rowid, content) VALUES ('delete', ?, ?)`, pk, content); err != nil {
-		return err
+	for _, ix := range []string{memoryIndex.stem, memoryIndex.raw} {
+		ix = ftsName(ix, shardOf(pk))
+		if _, err := tx.ExecContext(ctx, `INSERT INTO `+ix+` (`+ix+`, rowid, content) VALUES ('delete', ?, ?)`, pk, content); err != nil {
+			return err
+		}
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO memories_raw (memories_raw, rowid, content) VALUES ('delete', ?, ?)`, pk, content)
-	return err
+	return nil
 }
 
 // SearchMemories implements contextd.MemoryStore: BM25 candidates from the
@@ -370,7 +374,7 @@ func (s *Store) SearchMemories(ctx context.Context, sc contextd.Scope, q context
 	run := func(tx *conn, fq ftsQuery) error {
 		hits = hits[:0]
 		hasQuery := fq.ranked()
-		from, args := memoryIndex.from(fq, "m", b.where(), b.args, hasQuery)
+		from, args := memoryIndex.at(fq.r).from(fq, "m", b.where(), b.args, hasQuery)
 		score, order := "0.0", "m.created_at DESC, m.id DESC"
 		if hasQuery {
 			score, order = "-fm.b", "fm.b, "+order

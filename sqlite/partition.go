@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 // Row keys of contexts and memories are partitioned by tenant (migration
@@ -97,3 +98,18 @@ func (s *Store) tenantRange(ctx context.Context, c *conn, tenant string) (pkRang
 	s.partitions.Store(tenant, num)
 	return rangeOf(num), nil
 }
+
+// indexShards is the number of full-text index shards (migration 0002): the
+// rows of partition num are indexed by shard num % indexShards, so a search
+// reads one shard, and BM25's word statistics, which FTS5 counts over the
+// whole index a query reads, cost what that shard holds.
+const indexShards = 16
+
+// shardOf returns the index shard of a row key.
+func shardOf(pk int64) int { return int((pk >> pkBits) % indexShards) }
+
+// ftsName is the name of a shard of a full-text index ("contexts_fts_3").
+func ftsName(base string, shard int) string { return base + "_" + strconv.Itoa(shard) }
+
+// shardView is the view of one shard's rows that the shard indexes.
+func shardView(table string, shard int) string { return table + "_shard_" + strconv.Itoa(shard) }

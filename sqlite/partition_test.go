@@ -3,8 +3,10 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/contextd/contextd"
@@ -72,8 +74,9 @@ func TestTenantPartitionMigration(t *testing.T) {
 	}{
 		{`SELECT count(*) FROM contexts c JOIN tenant_partitions p ON p.name = c.tenant WHERE c.pk >> 40 = p.num`, 5},
 		{`SELECT count(*) FROM context_tags t JOIN contexts c ON c.pk = t.context_pk`, 4},
-		{`SELECT count(*) FROM contexts_fts_docsize d JOIN contexts c ON c.pk = d.id`, 5},
-		{`SELECT count(*) FROM contexts_raw_docsize d JOIN contexts c ON c.pk = d.id`, 5},
+		{`SELECT count(*) FROM (` + allShards("contexts_fts") + `) d JOIN contexts c ON c.pk = d.id`, 5},
+		{`SELECT count(*) FROM (` + allShards("contexts_raw") + `) d JOIN contexts c ON c.pk = d.id`, 5},
+		{`SELECT count(*) FROM (` + allShards("memories_fts") + `) d JOIN memories m ON m.pk = d.id`, 1},
 	} {
 		if n := count(t, raw, tc.q); n != tc.want {
 			t.Errorf("%s = %d, want %d", tc.q, n, tc.want)
@@ -209,4 +212,14 @@ func TestWriteJobsCounted(t *testing.T) {
 		t.Errorf("write transactions %d for %d jobs", txs, jobs)
 	}
 	t.Logf("%d writes in %d transactions", jobs, txs)
+}
+
+// allShards is a query of the docsize rows (the indexed rowids) of every
+// shard of a full-text index.
+func allShards(index string) string {
+	parts := make([]string, 16)
+	for k := range parts {
+		parts[k] = fmt.Sprintf("SELECT id FROM %s_%d_docsize", index, k)
+	}
+	return strings.Join(parts, " UNION ALL ")
 }

@@ -64,10 +64,19 @@ func newFTSQuery(pos, neg []contextd.Term) ftsQuery {
 // ranked reports whether the query looks for something (else it lists).
 func (q ftsQuery) ranked() bool { return q.stem != "" || q.raw != "" }
 
-// ftsIndex names the full-text indexes of a table.
+// ftsIndex names the full-text indexes of a table: contextIndex and
+// memoryIndex name them in general, and at(r) the shard that holds the rows
+// of the pk range r (see partition.go).
 type ftsIndex struct {
 	table, stem, raw string
 	bm25             string // arguments of bm25() after the table: column weights
+}
+
+// at returns the index shard holding the rows of r, a tenant's range.
+func (ix ftsIndex) at(r pkRange) ftsIndex {
+	k := shardOf(max(r.lo, 0))
+	ix.stem, ix.raw = ftsName(ix.stem, k), ftsName(ix.raw, k)
+	return ix
 }
 
 var (
@@ -235,13 +244,13 @@ func (s *Store) SearchContexts(ctx context.Context, sc contextd.Scope, q context
 			}
 		}
 		// Total and facets count every match; they need no score.
-		from, fargs := contextIndex.from(fq, "c", f.where(), f.args, false)
+		from, fargs := contextIndex.at(fq.r).from(fq, "c", f.where(), f.args, false)
 		if total < 0 {
 			count, cargs := `SELECT count(*)`+from, fargs
 			if tenantOnly && fq.ranked() {
 				// The index alone knows the tenant's matches: no row is read.
-				src, sargs := contextIndex.source(fq, false)
-				neg, nargs := contextIndex.excluded(fq, "fm")
+				src, sargs := contextIndex.at(fq.r).source(fq, false)
+				neg, nargs := contextIndex.at(fq.r).excluded(fq, "fm")
 				count, cargs = `SELECT count(*) FROM (`+src+`) AS fm WHERE 1`+neg, append(sargs, nargs...)
 			}
 			if err := tx.QueryRowContext(ctx, count, cargs...).Scan(&total); err != nil {
@@ -323,8 +332,8 @@ type hit struct {
 func topPage(ctx context.Context, tx *conn, fq ftsQuery, f *sqlBuilder, offset, limit int) (page []hit, total int, exact bool, err error) {
 	need := offset + limit
 	k := 2*need + 64
-	src, srcArgs := contextIndex.source(fq, true)
-	neg, negArgs := contextIndex.excluded(fq, "c")
+	src, srcArgs := contextIndex.at(fq.r).source(fq, true)
+	neg, negArgs := contextIndex.at(fq.r).excluded(fq, "c")
 	args := append(append(append(append([]any{}, f.args...), negArgs...), srcArgs...), k)
 	rows, err := tx.QueryContext(ctx, `SELECT fm.pk, fm.b, c.created_at, c.id, coalesce((`+f.where()+neg+`), 0)
 		FROM (`+src+` ORDER BY b LIMIT ?) AS fm CROSS JOIN contexts c ON c.pk = fm.pk`, args...)
@@ -391,7 +400,7 @@ func sortHits(h []hit) {
 // fullPage ranks every match (or, without words, lists every row newest
 // first) and returns the page.
 func fullPage(ctx context.Context, tx *conn, fq ftsQuery, f *sqlBuilder, offset, limit int) ([]hit, error) {
-	from, fargs := contextIndex.from(fq, "c", f.where(), f.args, fq.ranked())
+	from, fargs := contextIndex.at(fq.r).from(fq, "c", f.where(), f.args, fq.ranked())
 	// Best first, ties newest first; without words to rank by, newest first
 	// (the created_at index serves the order).
 	score, order := "0.0", "c.created_at DESC, c.id DESC"
@@ -631,12 +640,12 @@ func highlights(ctx context.Context, tx *conn, q ftsQuery, pks []int64) (map[int
 	var stem, raw map[int64]frag
 	var err error
 	if q.stem != "" {
-		if stem, err = run(contextIndex.stem, q.stem, both); err != nil {
+		if stem, err = run(contextIndex.at(q.r).stem, q.stem, both); err != nil {
 			return nil, err
 		}
 	}
 	if q.raw != "" {
-		if raw, err = run(contextIndex.raw, q.raw, both); err != nil {
+		if raw, err = run(contextIndex.at(q.r).raw, q.raw, both); err != nil {
 			return nil, err
 		}
 	}
@@ -713,11 +722,8 @@ func (s *Store) indexSize(ctx context.Context, tx *conn) (int64, error) {
 		return s.size, nil
 	}
 	var size sql.NullInt64
-	if err := tx.QueryRowContext(ctx, `SELECT sum(pgsize) FROM dbstat WHERE aggregate = TRUE AND name IN (
-		'contexts_fts_data', 'contexts_fts_idx', 'contexts_fts_docsize', 'contexts_fts_config',
-		'contexts_raw_data', 'contexts_raw_idx', 'contexts_raw_docsize', 'contexts_raw_config',
-		'memories_fts_data', 'memories_fts_idx', 'memories_fts_docsize', 'memories_fts_config',
-		'memories_raw_data', 'memories_raw_idx', 'memories_raw_docsize', 'memories_raw_config')`).Scan(&size); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT sum(pgsize) FROM dbstat WHERE aggregate = TRUE AND (
+		name GLOB 'contexts_fts_*' OR name GLOB 'contexts_raw_*' OR name GLOB 'memories_fts_*' OR name GLOB 'memories_raw_*')`).Scan(&size); err != nil {
 		return 0, err
 	}
 	s.size, s.sizeAt = size.Int64, time.Now()

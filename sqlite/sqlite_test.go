@@ -177,12 +177,12 @@ func TestFTSInStep(t *testing.T) {
 		t.Fatalf("%d contexts, %d memories, want 40 and 2", nc, nm)
 	}
 	for _, tbl := range []string{"contexts_fts", "contexts_raw"} {
-		if n := count(t, db, `SELECT count(*) FROM `+tbl+`_docsize`); n != nc {
+		if n := count(t, db, `SELECT count(*) FROM (`+allShards(tbl)+`)`); n != nc {
 			t.Errorf("%s holds %d rows, contexts %d", tbl, n, nc)
 		}
 	}
 	for _, tbl := range []string{"memories_fts", "memories_raw"} {
-		if n := count(t, db, `SELECT count(*) FROM `+tbl+`_docsize`); n != nm {
+		if n := count(t, db, `SELECT count(*) FROM (`+allShards(tbl)+`)`); n != nm {
 			t.Errorf("%s holds %d rows, memories %d", tbl, n, nm)
 		}
 	}
@@ -192,9 +192,12 @@ func TestFTSInStep(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	for _, tbl := range []string{"contexts_fts", "contexts_raw", "memories_fts", "memories_raw"} {
-		if _, err := w.Exec(`INSERT INTO ` + tbl + `(` + tbl + `, rank) VALUES ('integrity-check', 1)`); err != nil {
-			t.Errorf("%s integrity-check: %v", tbl, err)
+	for _, base := range []string{"contexts_fts", "contexts_raw", "memories_fts", "memories_raw"} {
+		for k := 0; k < 16; k++ {
+			tbl := fmt.Sprintf("%s_%d", base, k)
+			if _, err := w.Exec(`INSERT INTO ` + tbl + `(` + tbl + `, rank) VALUES ('integrity-check', 1)`); err != nil {
+				t.Errorf("%s integrity-check: %v", tbl, err)
+			}
 		}
 	}
 	// And searches see the new words, not the old ones.
