@@ -47,6 +47,10 @@ runs search at concurrency 4 whatever --concurrency says):
   mixed          60% reads (get, list, graph), 25% searches, 15% writes
   health         GET /health
 
+With --tenants N and the server's JWT_SECRET, --fill is dealt out over N
+tenants and search, create and health go to a random tenant each: a search's
+cost should follow its tenant's size, not the store's.
+
 The scenarios that need data find it: the contexts of --fill, else up to --pool
 existing ones (or 1,000 made for the run); graph links some when none are
 linked; memory-search adds memories up to 2,000 when there are fewer.
@@ -77,6 +81,8 @@ type settings struct {
 	poolSize        int
 	cpuProfile      string
 	waitQuiet       time.Duration
+	tenants         int    // spread the load over this many tenants (tenants.go)
+	jwtSecret       string // signs their tokens
 }
 
 // scenarioRun is one entry of --scenario: a scenario and its concurrencies.
@@ -158,6 +164,12 @@ func RunEnv(ctx context.Context, args []string, getenv func(string) string, stdo
 	conns := max(slices.Max(s.concurrency), s.fillConcurrency) + 2
 	c := newClient(s.url, s.apiKey, conns, s.timeout)
 	defer c.close()
+	if s.tenants > 0 {
+		var err error
+		if c.tokens, err = tenantTokens(s.jwtSecret, s.tenants, time.Now()); err != nil {
+			return err
+		}
+	}
 	if _, err := c.do(ctx, http.MethodGet, "/health", nil, nil); err != nil {
 		return fmt.Errorf("the server at %s does not answer: %w", s.url, err)
 	}
@@ -352,6 +364,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*s
 	fs.DurationVar(&s.waitQuiet, "wait-quiet", 0, "before each phase, wait up to this long for other processes to use under 0.25 cores (a shared machine)")
 	fs.StringVar(&s.cpuProfile, "cpuprofile", "", "write a CPU profile of the load generator itself to this file")
 	fs.IntVar(&s.poolSize, "pool", 20000, "without --fill, read up to this many existing contexts' ids to pick from")
+	fs.IntVar(&s.tenants, "tenants", 0, "spread --fill and the search, create and health scenarios over this many tenants (bench-0001...), each with a writer JWT signed with --jwt-secret")
+	fs.StringVar(&s.jwtSecret, "jwt-secret", "", "the server's JWT_SECRET, for --tenants (default $JWT_SECRET)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -360,6 +374,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*s
 	}
 	if s.apiKey == "" {
 		s.apiKey = getenv("CONTEXTD_API_KEY") // not a flag default: --help would print it
+	}
+	if s.jwtSecret == "" {
+		s.jwtSecret = getenv("JWT_SECRET")
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -428,6 +445,20 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*s
 		return nil, errors.New("--pool must be positive")
 	case len(s.runs) == 0 && s.fill == 0 && s.fillMemories == 0:
 		return nil, errors.New("nothing to do: give --scenario or --fill")
+	case s.tenants < 0 || s.tenants > 100000:
+		return nil, errors.New("--tenants must be 0..100000")
+	case s.tenants > 0 && s.jwtSecret == "":
+		return nil, errors.New("--tenants needs --jwt-secret (or JWT_SECRET): the server's secret signs each tenant's token")
+	case s.tenants > 0 && s.fillMemories > 0:
+		return nil, errors.New("--tenants does not fill memories")
+	}
+	if s.tenants > 0 {
+		s.fillLinks = 0 // a relationship must stay within its tenant
+		for _, r := range s.runs {
+			if !multiTenantScenarios[r.name] {
+				return nil, fmt.Errorf("--tenants: scenario %q reads existing ids; a multi-tenant run supports search, create and health", r.name)
+			}
+		}
 	}
 	return s, nil
 }

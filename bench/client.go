@@ -20,6 +20,7 @@ import (
 type client struct {
 	base    string // scheme://host:port, no trailing slash
 	key     string
+	tokens  []string // a multi-tenant run's JWT per tenant (see tenants.go)
 	timeout time.Duration
 	hc      *http.Client
 }
@@ -75,8 +76,8 @@ func (c *client) do(ctx context.Context, method, path string, body []byte, out a
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if c.key != "" {
-		req.Header.Set("Authorization", "Bearer "+c.key)
+	if cred := c.credential(ctx); cred != "" {
+		req.Header.Set("Authorization", "Bearer "+cred)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
@@ -237,8 +238,8 @@ func (c *client) metricValue(ctx context.Context, name string) (float64, error) 
 	if err != nil {
 		return 0, err
 	}
-	if c.key != "" {
-		req.Header.Set("Authorization", "Bearer "+c.key)
+	if cred := c.credential(ctx); cred != "" {
+		req.Header.Set("Authorization", "Bearer "+cred)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

@@ -117,7 +117,7 @@ func (f *filler) run(ctx context.Context, n int, kind, path string, gen func(*wo
 					} `json:"items"`
 				}
 				t0 := time.Now()
-				status, err := f.c.do(ctx, http.MethodPost, path, body, &out)
+				status, err := f.c.do(asTenant(ctx, b), http.MethodPost, path, body, &out)
 				d := time.Since(t0)
 				s := w.statsOf(opFill)
 				if err != nil {

@@ -239,8 +239,12 @@ func runPhase(ctx context.Context, c *client, v *vocabulary, pl *pool, p phase) 
 					return
 				}
 				req := w.next(p.scenario)
+				rctx := ctx
+				if len(c.tokens) > 0 {
+					rctx = asTenant(ctx, w.r.IntN(len(c.tokens)))
+				}
 				t0 := time.Now()
-				status, err := c.do(ctx, req.method, req.path, req.body, nil)
+				status, err := c.do(rctx, req.method, req.path, req.body, nil)
 				d := time.Since(t0)
 				if ctx.Err() != nil {
 					return // interrupted: not the server's error
