@@ -49,6 +49,7 @@ type Config struct {
 	AlertWebhookURLs      string   `json:"alertWebhookUrls"`      // ALERT_WEBHOOK_URLS: comma-separated http(s) URLs receiving every alert change as JSON; "" none
 	AlertmanagerURL       string   `json:"alertmanagerUrl"`       // ALERTMANAGER_URL: Alertmanager base URL (alerts go to /api/v2/alerts); "" none
 	IntegrityInterval     Duration `json:"integrityInterval"`     // INTEGRITY_CHECK_INTERVAL: read-only index check by the health monitor; default 1h; 0 turns it off
+	PprofAddr             string   `json:"pprofAddr"`             // PPROF_ADDR: loopback host:port serving Go's profiles at /debug/pprof/; "" (default) off
 }
 
 // Duration is a time.Duration read from JSON as "30s" or a number of seconds.
@@ -193,6 +194,7 @@ var settings = []setting{
 	{"ALERT_WEBHOOK_URLS", "alert-webhook-urls", "comma-separated URLs that receive alerts as JSON", strSet(func(c *Config) *string { return &c.AlertWebhookURLs })},
 	{"ALERTMANAGER_URL", "alertmanager-url", "Alertmanager URL that receives alerts", strSet(func(c *Config) *string { return &c.AlertmanagerURL })},
 	{"INTEGRITY_CHECK_INTERVAL", "integrity-check-interval", "interval of the scheduled index integrity check (0: off)", durSet(func(c *Config) *Duration { return &c.IntegrityInterval })},
+	{"PPROF_ADDR", "pprof-addr", "loopback host:port serving Go's profiles at /debug/pprof/ (empty: off)", strSet(func(c *Config) *string { return &c.PprofAddr })},
 }
 
 // secretFiles are the settings that may be read from a file named by NAME_FILE.
@@ -337,6 +339,9 @@ func (c *Config) Validate() error {
 		return &configError{"LOG_FORMAT", fmt.Sprintf("must be json or text (got %q)", c.LogFormat)}
 	case c.IntegrityInterval < 0:
 		return &configError{"INTEGRITY_CHECK_INTERVAL", "must not be negative (0 turns the check off)"}
+	}
+	if err := checkPprofAddr(c.PprofAddr); err != nil {
+		return &configError{"PPROF_ADDR", err.Error()}
 	}
 	for _, u := range splitList(c.AlertWebhookURLs) {
 		if !httpURL(u) {

@@ -152,6 +152,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	stopPprof, err := startPprof(cfg.PprofAddr, logger)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopPprof()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	monCtx, stopMonitor := context.WithCancel(ctx)
