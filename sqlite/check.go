@@ -56,12 +56,17 @@ func (s *Store) Check(ctx context.Context, opts contextd.CheckOptions) (*context
 		rep.Items = append(rep.Items, it)
 		rep.OK = rep.OK && it.OK
 	}
+	var shards []int
 	err := s.read(ctx, "check", func(c *conn) error {
+		var err error
+		if shards, err = existingShards(ctx, c); err != nil {
+			return err
+		}
 		for _, ix := range ftsIndexes {
 			it := contextd.CheckItem{Name: ix.index + " rows", OK: true}
 			var bad []string
-			for k := 0; k < indexShards; k++ {
-				sh, err := checkRows(ctx, c, ftsName(ix.index, k), shardView(ix.table, k))
+			for _, k := range shards {
+				sh, err := checkRows(ctx, c, ftsName(ix.index, k), shardView(ix.table, k), ix.table)
 				if err != nil {
 					return err
 				}
@@ -69,7 +74,7 @@ func (s *Store) Check(ctx context.Context, opts contextd.CheckOptions) (*context
 				it.Indexed += sh.Indexed
 				if !sh.OK {
 					it.OK = false
-					bad = append(bad, "shard "+strconv.Itoa(k)+": "+sh.Detail)
+					bad = append(bad, sh.Detail+" (shard "+strconv.Itoa(k)+")")
 				}
 			}
 			it.Detail = strings.Join(bad, "; ")
@@ -77,7 +82,7 @@ func (s *Store) Check(ctx context.Context, opts contextd.CheckOptions) (*context
 		}
 		for _, ix := range ftsIndexes {
 			var bad []string
-			for k := 0; k < indexShards; k++ {
+			for _, k := range shards {
 				name := ftsName(ix.index, k)
 				msgs, err := pragmaCheck(ctx, c, "PRAGMA integrity_check("+name+")")
 				if err != nil {
@@ -98,7 +103,7 @@ func (s *Store) Check(ctx context.Context, opts contextd.CheckOptions) (*context
 		for _, ix := range ftsIndexes {
 			it := contextd.CheckItem{Name: ix.index + " content", OK: true}
 			var bad []string
-			for k := 0; k < indexShards; k++ {
+			for _, k := range shards {
 				sh, err := s.checkContent(ctx, ftsName(ix.index, k))
 				if err != nil {
 					return nil, err
@@ -127,7 +132,8 @@ func (s *Store) Check(ctx context.Context, opts contextd.CheckOptions) (*context
 }
 
 // checkRows compares an index's rows with its table's.
-func checkRows(ctx context.Context, c *conn, index, table string) (contextd.CheckItem, error) {
+// label names the rows' table in the report (table may be a view of a shard).
+func checkRows(ctx context.Context, c *conn, index, table, label string) (contextd.CheckItem, error) {
 	it := contextd.CheckItem{Name: index + " rows"}
 	doc := index + "_docsize"
 	var missing, extra int64
@@ -147,7 +153,7 @@ func checkRows(ctx context.Context, c *conn, index, table string) (contextd.Chec
 	}
 	it.OK = missing == 0 && extra == 0
 	if !it.OK {
-		it.Detail = fmt.Sprintf("%d rows of %s are not indexed and %d indexed rows have no row", missing, table, extra)
+		it.Detail = fmt.Sprintf("%d rows of %s are not indexed and %d indexed rows have no row", missing, label, extra)
 	}
 	return it, nil
 }

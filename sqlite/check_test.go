@@ -102,7 +102,7 @@ func TestCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	it := item(rep, "contexts_fts rows")
-	if rep.OK || it == nil || it.OK || it.Rows != 51 || it.Indexed != 50 || !strings.Contains(it.Detail, "1 rows of contexts_shard_") {
+	if rep.OK || it == nil || it.OK || it.Rows != 51 || it.Indexed != 50 || !strings.Contains(it.Detail, "1 rows of contexts are not indexed") {
 		t.Fatalf("missing row not reported: %+v", rep)
 	}
 	if it := item(rep, "memories_fts rows"); it == nil || !it.OK {

@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
+	"strings"
 )
 
 // Row keys of contexts and memories are partitioned by tenant (migration
@@ -63,6 +65,9 @@ func (a *pkAllocator) newPK(ctx context.Context, tx *conn) (int64, error) {
 			}
 			a.next = 1
 			_, err = tx.ExecContext(ctx, `INSERT INTO tenant_partitions (name, num) VALUES (?, ?)`, a.tenant, a.num)
+			if err == nil {
+				err = ensureShard(ctx, tx, int(a.num%indexShards))
+			}
 		}
 		if err != nil {
 			return 0, err
@@ -113,3 +118,106 @@ func ftsName(base string, shard int) string { return base + "_" + strconv.Itoa(s
 
 // shardView is the view of one shard's rows that the shard indexes.
 func shardView(table string, shard int) string { return table + "_shard_" + strconv.Itoa(shard) }
+
+// shardDDL returns the statements making shard k's views and indexes.
+func shardDDL(k int) []string {
+	var out []string
+	for _, t := range []struct{ table, cols string }{{"contexts", "title, content"}, {"memories", "content"}} {
+		view := shardView(t.table, k)
+		out = append(out,
+			fmt.Sprintf(`CREATE VIEW IF NOT EXISTS %s AS SELECT pk, %s FROM %s WHERE (pk >> %d) %% %d = %d`,
+				view, t.cols, t.table, pkBits, indexShards, k),
+			fmt.Sprintf(`CREATE VIRTUAL TABLE IF NOT EXISTS %s USING fts5 (%s, content = '%s', content_rowid = 'pk', tokenize = 'porter unicode61 remove_diacritics 2')`,
+				ftsName(t.table+"_fts", k), t.cols, view),
+			fmt.Sprintf(`CREATE VIRTUAL TABLE IF NOT EXISTS %s USING fts5 (%s, content = '%s', content_rowid = 'pk', tokenize = 'unicode61 remove_diacritics 2')`,
+				ftsName(t.table+"_raw", k), t.cols, view))
+	}
+	return out
+}
+
+// shardIndexes are the four full-text indexes of shard k.
+func shardIndexes(k int) []string {
+	return []string{ftsName("contexts_fts", k), ftsName("contexts_raw", k), ftsName("memories_fts", k), ftsName("memories_raw", k)}
+}
+
+// ensureShard makes shard k's tables when they are missing, in the write
+// transaction tx, and fills them from their rows (a new shard of an existing
+// store holds rows after migration 0002; a new tenant's has none yet).
+func ensureShard(ctx context.Context, tx *conn, k int) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN (?, ?, ?, ?)`,
+		shardIndexes(k)[0], shardIndexes(k)[1], shardIndexes(k)[2], shardIndexes(k)[3]).Scan(&n); err != nil {
+		return err
+	}
+	if n == 4 {
+		return nil
+	}
+	for _, stmt := range shardDDL(k) {
+		// DDL runs once: not through the statement cache. Like every write of
+		// the writer, it ignores cancellation (the transaction is shared).
+		if _, err := tx.c.ExecContext(context.WithoutCancel(ctx), stmt); err != nil {
+			return fmt.Errorf("index shard %d: %w", k, err)
+		}
+	}
+	for _, ix := range shardIndexes(k) {
+		if _, err := tx.c.ExecContext(context.WithoutCancel(ctx), `INSERT INTO `+ix+` (`+ix+`) VALUES ('rebuild')`); err != nil {
+			return fmt.Errorf("index shard %d: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// existingShards returns the index shards the store has made, in order.
+func existingShards(ctx context.Context, c *conn) ([]int, error) {
+	rows, err := c.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' AND name GLOB 'contexts_fts_[0-9]*' AND name NOT GLOB 'contexts_fts_*_*'`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		k, err := strconv.Atoi(strings.TrimPrefix(name, "contexts_fts_"))
+		if err != nil {
+			continue
+		}
+		out = append(out, k)
+	}
+	sort.Ints(out)
+	return out, rows.Err()
+}
+
+// ensureShards makes shard 0 (searched by tenants that never wrote) and the
+// shard of every partition, once the migrations have run.
+func (s *Store) ensureShards(ctx context.Context) error {
+	return s.write(ctx, "index shards", func(tx *conn) error {
+		need := map[int]bool{0: true}
+		rows, err := tx.QueryContext(ctx, `SELECT DISTINCT num % ? FROM tenant_partitions`, indexShards)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var k int
+			if err := rows.Scan(&k); err != nil {
+				rows.Close()
+				return err
+			}
+			need[k] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for k := range indexShards {
+			if need[k] {
+				if err := ensureShard(ctx, tx, k); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}

@@ -46,7 +46,10 @@ const FileName = "contextd.db"
 type Options struct {
 	// Now is the store's clock; nil means time.Now.
 	Now func() time.Time
-	// CacheSizeMB is SQLite's page cache per connection in MiB; 0 means 64.
+	// CacheSizeMB is the page cache of the whole store in MiB, split evenly
+	// over its connections (at least 2 MiB each); 0 means 256. SQLite's soft
+	// heap limit is set to it plus 64 MiB for statements, sorts and FTS5
+	// buffers: past it, SQLite gives back cached pages before it grows.
 	CacheSizeMB int
 	// ReadConns is the size of the reader pool; 0 means 2×GOMAXPROCS.
 	ReadConns int
@@ -106,14 +109,15 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		s.log = slog.Default()
 	}
 	s.log = s.log.With("component", "sqlite")
-	cacheMB := opts.CacheSizeMB
-	if cacheMB <= 0 {
-		cacheMB = 64
+	totalMB := opts.CacheSizeMB
+	if totalMB <= 0 {
+		totalMB = 256
 	}
 	readConns := opts.ReadConns
 	if readConns <= 0 {
 		readConns = 2 * runtime.GOMAXPROCS(0)
 	}
+	cacheMB := max(2, totalMB/(readConns+1)) // the writer and each reader
 
 	// Pragmas every connection gets (the driver runs them on each new
 	// connection, so pooled connections all have them):
@@ -127,7 +131,12 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		"foreign_keys(1)",
 		// Page cache per connection (negative = KiB): hot pages stay in
 		// SQLite's own memory, since the OS evicts idle file-cache pages.
+		// The connections share the store's budget (Options.CacheSizeMB).
 		fmt.Sprintf("cache_size(%d)", -cacheMB*1024),
+		// The bound of all of SQLite's memory in this process (a global
+		// setting: the last store opened sets it), so that resident memory
+		// does not follow the store's size.
+		fmt.Sprintf("soft_heap_limit(%d)", int64(totalMB+64)<<20),
 		// Sorts and temporary b-trees (facets, GROUP BY, IN lists) in memory.
 		"temp_store(MEMORY)",
 	}
@@ -191,6 +200,10 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	s.wq = make(chan *job, maxBatch)
 	s.wdone = make(chan struct{})
 	go s.runWriter()
+	if err := s.ensureShards(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", s.path, err)
+	}
 	return s, nil
 }
 

@@ -177,12 +177,12 @@ func TestFTSInStep(t *testing.T) {
 		t.Fatalf("%d contexts, %d memories, want 40 and 2", nc, nm)
 	}
 	for _, tbl := range []string{"contexts_fts", "contexts_raw"} {
-		if n := count(t, db, `SELECT count(*) FROM (`+allShards(tbl)+`)`); n != nc {
+		if n := count(t, db, `SELECT count(*) FROM (`+allShards(t, db, tbl)+`)`); n != nc {
 			t.Errorf("%s holds %d rows, contexts %d", tbl, n, nc)
 		}
 	}
 	for _, tbl := range []string{"memories_fts", "memories_raw"} {
-		if n := count(t, db, `SELECT count(*) FROM (`+allShards(tbl)+`)`); n != nm {
+		if n := count(t, db, `SELECT count(*) FROM (`+allShards(t, db, tbl)+`)`); n != nm {
 			t.Errorf("%s holds %d rows, memories %d", tbl, n, nm)
 		}
 	}
@@ -193,8 +193,8 @@ func TestFTSInStep(t *testing.T) {
 	}
 	defer w.Close()
 	for _, base := range []string{"contexts_fts", "contexts_raw", "memories_fts", "memories_raw"} {
-		for k := 0; k < 16; k++ {
-			tbl := fmt.Sprintf("%s_%d", base, k)
+		for _, part := range strings.Split(allShards(t, db, base), " UNION ALL ") {
+			tbl := strings.TrimSuffix(strings.TrimPrefix(part, "SELECT id FROM "), "_docsize")
 			if _, err := w.Exec(`INSERT INTO ` + tbl + `(` + tbl + `, rank) VALUES ('integrity-check', 1)`); err != nil {
 				t.Errorf("%s integrity-check: %v", tbl, err)
 			}

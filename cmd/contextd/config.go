@@ -31,7 +31,7 @@ type Config struct {
 	LogLevel              string   `json:"logLevel"`              // LOG_LEVEL: debug, info (default), warn, error
 	LogFormat             string   `json:"logFormat"`             // LOG_FORMAT: json or text; default json in production and docker, text otherwise
 	CacheTTL              Duration `json:"cacheTtl"`              // CACHE_TTL: lifetime of short-lived cache entries; default 5m
-	CacheSizeMB           int      `json:"cacheSizeMb"`           // CACHE_SIZE_MB: SQLite page cache per connection; default 64
+	CacheSizeMB           int      `json:"cacheSizeMb"`           // CACHE_SIZE_MB: the embedded store's page cache, all connections together (SQLite's heap is held to it + 64 MiB); default 256
 	BackupDirectory       string   `json:"backupDirectory"`       // BACKUP_DIRECTORY: default ./backups
 	HealthCheckInterval   Duration `json:"healthCheckInterval"`   // HEALTH_CHECK_INTERVAL: default 30s
 	MetricsCollection     bool     `json:"metricsCollection"`     // METRICS_COLLECTION: serve /metrics; default true
@@ -97,7 +97,7 @@ func defaultConfig() Config {
 		DataDir:               "./data",
 		LogLevel:              "info",
 		CacheTTL:              Duration(5 * time.Minute),
-		CacheSizeMB:           64,
+		CacheSizeMB:           256,
 		BackupDirectory:       "./backups",
 		HealthCheckInterval:   Duration(30 * time.Second),
 		MetricsCollection:     true,
@@ -169,7 +169,7 @@ var settings = []setting{
 	{"LOG_LEVEL", "log-level", "debug, info, warn or error", strSet(func(c *Config) *string { return &c.LogLevel })},
 	{"LOG_FORMAT", "log-format", "json or text", strSet(func(c *Config) *string { return &c.LogFormat })},
 	{"CACHE_TTL", "cache-ttl", "lifetime of short-lived cache entries", durSet(func(c *Config) *Duration { return &c.CacheTTL })},
-	{"CACHE_SIZE_MB", "cache-size-mb", "SQLite page cache per connection, MiB", intSet(func(c *Config) *int { return &c.CacheSizeMB })},
+	{"CACHE_SIZE_MB", "cache-size-mb", "the embedded store's page cache, all connections together, MiB", intSet(func(c *Config) *int { return &c.CacheSizeMB })},
 	{"BACKUP_DIRECTORY", "backup-directory", "folder for backups", strSet(func(c *Config) *string { return &c.BackupDirectory })},
 	{"HEALTH_CHECK_INTERVAL", "health-check-interval", "interval of background health checks", durSet(func(c *Config) *Duration { return &c.HealthCheckInterval })},
 	{"METRICS_COLLECTION", "metrics-collection", "serve Prometheus metrics on /metrics", boolSet(func(c *Config) *bool { return &c.MetricsCollection })},
@@ -323,8 +323,8 @@ func (c *Config) Validate() error {
 		return &configError{"JWT_SECRET", fmt.Sprintf("must be at least 32 bytes (got %d)", len(c.JWTSecret))}
 	case c.APIRateLimit < 0:
 		return &configError{"API_RATE_LIMIT", "must be 0 (unlimited) or more"}
-	case c.CacheSizeMB < 1 || c.CacheSizeMB > 1<<16:
-		return &configError{"CACHE_SIZE_MB", fmt.Sprintf("must be 1..65536 (got %d)", c.CacheSizeMB)}
+	case c.CacheSizeMB < 16 || c.CacheSizeMB > 1<<16:
+		return &configError{"CACHE_SIZE_MB", fmt.Sprintf("must be 16..65536 (got %d)", c.CacheSizeMB)}
 	case c.CacheTTL < 0:
 		return &configError{"CACHE_TTL", "must not be negative"}
 	case c.HealthCheckInterval <= 0:
