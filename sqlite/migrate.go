@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 //go:embed migrations/*.sql
@@ -87,8 +88,9 @@ func (s *Store) migrate(ctx context.Context) error {
 			if _, err := c.c.ExecContext(ctx, m.sql); err != nil {
 				return err
 			}
+			// applied_at is wall time (when it ran), not the store's clock.
 			if _, err := c.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-				m.version, m.name, s.clock().UnixNano()); err != nil {
+				m.version, m.name, time.Now().UnixNano()); err != nil {
 				return err
 			}
 			if _, err := c.ExecContext(ctx, "COMMIT"); err != nil {
