@@ -694,3 +694,34 @@ func shellWords(t *testing.T, s string) []string {
 	}
 	return words
 }
+
+// TestSystemdUnit: systemd itself accepts the unit without a warning (every
+// key known, every value parsed) and rates its exposure at most 2.0 of 10.
+// Skipped where systemd-analyze is not installed.
+func TestSystemdUnit(t *testing.T) {
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("systemd-analyze is not installed")
+	}
+	b, err := os.ReadFile(systemdUnit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte("ExecStart=/usr/local/bin/contextd serve\n")) {
+		t.Fatal("contextd.service: ExecStart is not /usr/local/bin/contextd serve")
+	}
+	// verify wants the ExecStart binary to exist: point it at the test build.
+	unit := filepath.Join(t.TempDir(), "contextd.service")
+	b = bytes.Replace(b, []byte("ExecStart=/usr/local/bin/contextd"), []byte("ExecStart="+binary), 1)
+	if err := os.WriteFile(unit, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(analyze, "verify", unit).CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+	out, err = exec.Command(analyze, "security", "--offline=true", "--threshold=20", unit).CombinedOutput()
+	if err != nil {
+		t.Errorf("systemd-analyze security rates the unit above 2.0: %v\n%s", err, out)
+	}
+}
