@@ -725,3 +725,48 @@ func TestSystemdUnit(t *testing.T) {
 		t.Errorf("systemd-analyze security rates the unit above 2.0: %v\n%s", err, out)
 	}
 }
+
+// TestRunbookCoversEveryAlert: docs/operations.md has a section (a "### "
+// heading naming it) for every Prometheus alert of deploy/prometheus/alerts.yml
+// and every rule of the health monitor (the table in monitor's package doc).
+func TestRunbookCoversEveryAlert(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join(repoRoot, "docs", "operations.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var headings []string
+	for _, line := range strings.Split(string(doc), "\n") {
+		if h, ok := strings.CutPrefix(line, "### "); ok {
+			headings = append(headings, h)
+		}
+	}
+	var alerts []string
+	for _, g := range yamlDocs(t, filepath.Join(deployDir, "prometheus", "alerts.yml"))[0]["groups"].([]any) {
+		for _, r := range g.(map[string]any)["rules"].([]any) {
+			if a, ok := r.(map[string]any)["alert"].(string); ok {
+				alerts = append(alerts, a)
+			}
+		}
+	}
+	src, err := os.ReadFile(filepath.Join(repoRoot, "monitor", "monitor.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rules []string
+	for _, m := range regexp.MustCompile(`(?m)^//\t(?:critical|warning|info)\s+([a-z_, ]+?)\s{2,}`).FindAllStringSubmatch(string(src), -1) {
+		for _, r := range strings.Split(m[1], ",") {
+			rules = append(rules, strings.TrimSpace(r))
+		}
+	}
+	if len(alerts) < 10 || len(rules) < 10 {
+		t.Fatalf("found %d alerts and %d monitor rules; the parsers are out of date", len(alerts), len(rules))
+	}
+	word := func(h, name string) bool {
+		return regexp.MustCompile(`(^|[^A-Za-z_])` + regexp.QuoteMeta(name) + `($|[^A-Za-z_])`).MatchString(h)
+	}
+	for _, name := range append(alerts, rules...) {
+		if !slices.ContainsFunc(headings, func(h string) bool { return word(h, name) }) {
+			t.Errorf("docs/operations.md has no \"### ...%s...\" section", name)
+		}
+	}
+}
