@@ -24,8 +24,9 @@ ARG VERSION=dev
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} go build -trimpath -buildvcs=false -ldflags="-s -w -X main.version=${VERSION}" -o /out/contextd ./cmd/contextd
 # The volumes' mount points, owned by the runtime user so that a fresh named
-# volume inherits a writable owner.
-RUN mkdir -p /out/data /out/backups
+# volume inherits a writable owner (copied as entries of a tree, so that the
+# directories themselves get the owner).
+RUN mkdir -p /out/rootfs/data /out/rootfs/backups
 
 FROM gcr.io/distroless/static-debian12:nonroot
 ARG VERSION=dev
@@ -43,8 +44,7 @@ LABEL org.opencontainers.image.title="contextd" \
       org.opencontainers.image.base.name="gcr.io/distroless/static-debian12:nonroot"
 COPY --from=build /out/contextd /contextd
 COPY config/ /etc/contextd/
-COPY --from=build --chown=65532:65532 /out/data /data
-COPY --from=build --chown=65532:65532 /out/backups /backups
+COPY --from=build --chown=65532:65532 /out/rootfs/ /
 ENV APP_ENV=docker \
     CONFIG_DIR=/etc/contextd \
     DATA_DIR=/data \
