@@ -6,6 +6,7 @@ import (
 	"debug/elf"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -768,5 +769,107 @@ func TestRunbookCoversEveryAlert(t *testing.T) {
 		if !slices.ContainsFunc(headings, func(h string) bool { return word(h, name) }) {
 			t.Errorf("docs/operations.md has no \"### ...%s...\" section", name)
 		}
+	}
+}
+
+// deploymentEnv reads the NAME=value pairs a deployment gives contextd.
+func readEnvFile(t *testing.T, path string, commented bool) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "#") && !commented {
+			continue
+		}
+		if m := envLine.FindStringSubmatch(line); m != nil {
+			_, v, _ := strings.Cut(line, "=")
+			out[m[1]] = v
+		}
+	}
+	return out
+}
+
+// TestDeploymentEnvStarts starts the real server with the environment each
+// deployment gives it (the values, not only the names), on the embedded
+// store in a temporary folder and a free port, with every *_FILE pointing at
+// a freshly written secret: the settings must pass validation, the server
+// must become ready, and /metrics must accept the metrics token when the
+// deployment sets one.
+func TestDeploymentEnvStarts(t *testing.T) {
+	cfgDir, err := filepath.Abs(configDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k8s := readEnvFile(t, filepath.Join(k8sDir, "base", "contextd.env"), false)
+	compose := map[string]string{}
+	svc := yamlDocs(t, composePath)[0]["services"].(map[string]any)["contextd"].(map[string]any)
+	interp := regexp.MustCompile(`\$\{[A-Z_]+(?::?-([^}]*)|:?\?[^}]*)?\}`)
+	for k, v := range svc["environment"].(map[string]any) {
+		s := fmt.Sprint(v)
+		s = interp.ReplaceAllStringFunc(s, func(m string) string {
+			if sub := interp.FindStringSubmatch(m); strings.Contains(m, "-") {
+				return sub[1]
+			}
+			return "compose-secret-value-compose-secret-value" // a required variable
+		})
+		compose[k] = s
+	}
+	systemd := map[string]string{}
+	b, err := os.ReadFile(systemdUnit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "Environment="); ok {
+			k, v, _ := strings.Cut(rest, "=")
+			systemd[k] = v
+		}
+	}
+	for k, v := range readEnvFile(t, systemdEnv, false) {
+		systemd[k] = v
+	}
+
+	for name, env := range map[string]map[string]string{"kubernetes": k8s, "compose": compose, "systemd": systemd} {
+		t.Run(name, func(t *testing.T) {
+			if len(env) < 3 {
+				t.Fatalf("read only %v", env)
+			}
+			dir := t.TempDir()
+			secret := "s3cret-" + strings.Repeat("x", 40)
+			var list []string
+			for k, v := range env {
+				if strings.HasSuffix(k, "_FILE") {
+					v = filepath.Join(dir, k)
+					if err := os.WriteFile(v, []byte(secret+"\n"), 0o600); err != nil {
+						t.Fatal(err)
+					}
+				}
+				list = append(list, k+"="+v)
+			}
+			// The machine's own parts: a free port on loopback, temporary
+			// folders, the embedded store (no Neo4j needed), the profiles.
+			list = append(list, "HOST=127.0.0.1", "PORT=0", "STORE=sqlite", "CONFIG_DIR="+cfgDir,
+				"BACKUP_DIRECTORY="+filepath.Join(dir, "backups"))
+			s := start(t, filepath.Join(dir, "data"), list...)
+			if r := s.do(http.MethodGet, "/health/ready", "", nil); r.status != http.StatusOK {
+				t.Errorf("/health/ready: %d %s\n%s", r.status, r.raw, s.log())
+			}
+			_, tokenFile := env["METRICS_TOKEN_FILE"]
+			if tok := env["METRICS_TOKEN"]; tok != "" || tokenFile {
+				if tokenFile {
+					tok = secret
+				}
+				if r := s.do(http.MethodGet, "/metrics", "", nil); r.status != http.StatusUnauthorized {
+					t.Errorf("/metrics without the token: %d, want 401", r.status)
+				}
+				if r := s.do(http.MethodGet, "/metrics", tok, nil); r.status != http.StatusOK {
+					t.Errorf("/metrics with the token: %d, want 200", r.status)
+				}
+			}
+		})
 	}
 }
