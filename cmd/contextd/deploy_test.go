@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -833,7 +834,22 @@ func TestDeploymentEnvStarts(t *testing.T) {
 		systemd[k] = v
 	}
 
-	for name, env := range map[string]map[string]string{"kubernetes": k8s, "compose": compose, "systemd": systemd} {
+	deployments := map[string]map[string]string{"kubernetes": k8s, "compose": compose, "systemd": systemd}
+	for _, overlay := range []string{"staging", "production"} {
+		env := maps.Clone(k8s)
+		for _, doc := range yamlDocs(t, filepath.Join(k8sDir, "overlays", overlay, "kustomization.yaml")) {
+			gens, _ := doc["configMapGenerator"].([]any)
+			for _, g := range gens {
+				lits, _ := g.(map[string]any)["literals"].([]any)
+				for _, l := range lits {
+					k, v, _ := strings.Cut(l.(string), "=")
+					env[k] = v
+				}
+			}
+		}
+		deployments["kubernetes-"+overlay] = env
+	}
+	for name, env := range deployments {
 		t.Run(name, func(t *testing.T) {
 			if len(env) < 3 {
 				t.Fatalf("read only %v", env)
