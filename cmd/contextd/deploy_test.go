@@ -889,3 +889,16 @@ func TestDeploymentEnvStarts(t *testing.T) {
 		})
 	}
 }
+
+// TestKubernetesConfigMapHasEverySetting: the Kubernetes ConfigMap wires
+// every setting, a secret through its NAME_FILE.
+func TestKubernetesConfigMapHasEverySetting(t *testing.T) {
+	env := readEnvFile(t, filepath.Join(k8sDir, "base", "contextd.env"), false)
+	for _, name := range contextd.SettingNames() {
+		_, plain := env[name]
+		_, file := env[name+"_FILE"]
+		if !plain && !file {
+			t.Errorf("deploy/k8s/base/contextd.env does not set %s (or %s_FILE)", name, name)
+		}
+	}
+}

@@ -122,7 +122,7 @@ func (r *rendered) podTemplates() map[string]*corev1.PodTemplateSpec {
 // outOfBand are the Secrets an operator creates before the first deploy
 // (docs/operations.md); every other reference must resolve inside the build.
 var outOfBand = map[string][]string{
-	"contextd-secrets": {"jwt-secret", "metrics-token", "neo4j-password"},
+	"contextd-secrets": {"jwt-secret", "metrics-token", "neo4j-password", "llm-api-key"},
 	"neo4j-auth":       {"NEO4J_AUTH"},
 	"contextd-tls":     nil,
 }
