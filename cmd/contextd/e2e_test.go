@@ -50,7 +50,7 @@ type server struct {
 }
 
 var (
-	addrRe = regexp.MustCompile(`addr=(\S+)`)
+	addrRe = regexp.MustCompile(`addr"?[=:]"?([^\s"]+)`) // text or JSON logs
 	keyRe  = regexp.MustCompile(`(cxd_[a-z0-9]+)`)
 )
 
