@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 
+	"github.com/contextd/contextd"
 	"github.com/danielgtaylor/huma/v2"
 )
 
@@ -46,6 +47,7 @@ func (s *server) routes() {
 	huma.Register(api, s.v1(get, "/v1/contexts/{id}", "getContext", tagContexts, "Get a context with its relationships in both directions", 0, 304, 404), s.getContext)
 	huma.Register(api, s.v1(patch, "/v1/contexts/{id}", "updateContext", tagContexts, "Change some fields of a context (If-Match honoured)", 0, 404, 412), s.updateContext)
 	huma.Register(api, s.v1(del, "/v1/contexts/{id}", "deleteContext", tagContexts, "Delete a context and its relationships", noContent, 404), s.deleteContext)
+	huma.Register(api, s.v1(get, "/v1/contexts/{id}/history", "contextHistory", tagContexts, "Every recorded change of a context, oldest first", 0, 404), s.history(contextd.KindContext))
 
 	// Relationships and graph.
 	huma.Register(api, s.v1(post, "/v1/contexts/{id}/relationships", "createRelationship", tagGraph, "Link a context to another", created, 404, 409), s.createRelationship)
@@ -66,6 +68,7 @@ func (s *server) routes() {
 	huma.Register(api, s.v1(get, "/v1/memories/{id}", "getMemory", tagMemories, "Get a memory", 0, 304, 404), s.getMemory)
 	huma.Register(api, s.v1(patch, "/v1/memories/{id}", "updateMemory", tagMemories, "Change some fields of a memory (If-Match honoured)", 0, 404, 412), s.updateMemory)
 	huma.Register(api, s.v1(del, "/v1/memories/{id}", "deleteMemory", tagMemories, "Delete a memory", noContent, 404), s.deleteMemory)
+	huma.Register(api, s.v1(get, "/v1/memories/{id}/history", "memoryHistory", tagMemories, "Every recorded change of a memory, oldest first", 0, 404), s.history(contextd.KindMemory))
 
 	// Sessions.
 	huma.Register(api, s.v1(post, "/v1/sessions", "createSession", tagSessions, "Create a session", created, 409), s.createSession)
