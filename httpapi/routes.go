@@ -83,6 +83,11 @@ func (s *server) routes() {
 	huma.Register(api, s.v1(post, "/v1/admin/api-keys", "createAPIKey", tagAdmin, "Create an API key; the key is shown once", created), s.createAPIKey)
 	huma.Register(api, s.v1(get, "/v1/admin/api-keys/{id}", "getAPIKey", tagAdmin, "Get an API key's record", 0, 404), s.getAPIKey)
 	huma.Register(api, s.v1(del, "/v1/admin/api-keys/{id}", "revokeAPIKey", tagAdmin, "Revoke an API key; it stops working at once", noContent, 404), s.revokeAPIKey)
+	huma.Register(api, s.v1(get, "/v1/export", "export", tagAdmin, "Stream the tenant's data as JSON Lines (contextd-export v1; admin)", 0), s.export)
+	huma.Register(api, s.v1(post, "/v1/import", "import", tagAdmin, "Load a contextd-export stream into the tenant, idempotently (admin)", 0, 404, 409), s.importData)
+	huma.Register(api, s.v1(post, "/v1/admin/backups", "createBackup", tagAdmin, "Make a consistent, compressed, checksummed backup now (admin)", created), s.createBackup)
+	huma.Register(api, s.v1(get, "/v1/admin/backups", "listBackups", tagAdmin, "List the backups, newest first (admin)", 0), s.listBackups)
+	huma.Register(api, s.v1(post, "/v1/admin/restore", "restoreObject", tagAdmin, "Put one context, memory or session back as it was at a moment (admin)", 0, 404, 409), s.restoreObject)
 	huma.Register(api, s.v1(get, "/v1/admin/alerts", "listAlerts", tagAdmin, "The health monitor's alerts, active and recent, newest first", 0), s.listAlerts)
 }
 
