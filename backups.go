@@ -17,6 +17,7 @@ type BackupManifest struct {
 	CreatedAt     time.Time        `json:"createdAt"`
 	Store         string           `json:"store"`       // the kind of store backed up
 	Seq           int64            `json:"seq"`         // the change log position of the data
+	SeqAt         time.Time        `json:"seqAt"`       // the time of change Seq (zero for an empty log)
 	ChangesFrom   int64            `json:"changesFrom"` // changes.ndjson.gz holds (ChangesFrom, Seq]
 	Counts        map[string]int64 `json:"counts"`      // records by kind
 	Files         []BackupFile     `json:"files"`

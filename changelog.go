@@ -65,6 +65,11 @@ type ChangeLog interface {
 	// tenant, logging each deletion and each put (OpRestore) as changes of
 	// the scope's principal.
 	RestoreObjects(ctx context.Context, s Scope, del []ObjectRef, recs []*Record) error
+	// ImportChanges stores changes as they are, their seqs kept, in one
+	// transaction (a restore brings back the log of the backup); the next
+	// change recorded takes a seq above all of them. A seq already in the
+	// log is ECONFLICT.
+	ImportChanges(ctx context.Context, chs []*Change) error
 }
 
 // ObjectRef names one object of a tenant.

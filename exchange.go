@@ -169,14 +169,78 @@ func (er *ExportReader) Line() int { return er.line }
 // objectKey names an object of a tenant.
 type objectKey struct{ tenant, kind, id string }
 
-// Snapshot calls fn for every record of tenant ("" for every tenant, API
-// keys included) as the store held them at one moment, change seq, which
-// it returns, while writers keep writing: the store's Export (which pages
-// through the data in many transactions) goes to a temporary file in
-// tmpDir, then the changes committed meanwhile are applied on it. Records
-// come sessions, contexts and memories first, relationships last. The store
-// must be an Exporter and a ChangeLog.
-func Snapshot(ctx context.Context, st Store, tenant, tmpDir string, fn func(*Record) error) (int64, error) {
+// Overlay is the last state of every object a run of changes touched, to
+// lay over a snapshot taken before them: Apply replaces or drops the
+// snapshot's records, Rest gives the objects the snapshot did not have.
+type Overlay struct {
+	final map[objectKey]*Change
+	order []objectKey
+	done  map[objectKey]bool
+	Last  *Change // the last change added
+}
+
+// NewOverlay returns an empty overlay.
+func NewOverlay() *Overlay {
+	return &Overlay{final: map[objectKey]*Change{}, done: map[objectKey]bool{}}
+}
+
+// Add lays c over what the overlay holds (changes come in Seq order).
+func (o *Overlay) Add(c *Change) {
+	k := objectKey{c.Tenant, c.Kind, c.ID}
+	if _, seen := o.final[k]; !seen {
+		o.order = append(o.order, k)
+	}
+	o.final[k] = c
+	o.Last = c
+}
+
+// Len is the number of objects the overlay touches.
+func (o *Overlay) Len() int { return len(o.final) }
+
+// Apply returns the record to keep in place of rec (rec itself when no
+// change touched it) or nil when a change deleted it.
+func (o *Overlay) Apply(rec *Record) (*Record, error) {
+	k := objectKey{rec.Tenant, rec.Kind, rec.ID()}
+	c, ok := o.final[k]
+	if !ok {
+		return rec, nil
+	}
+	o.done[k] = true
+	if c.Op == OpDelete {
+		return nil, nil
+	}
+	return DecodeState(c.Tenant, c.Kind, c.State)
+}
+
+// Rest calls fn for the live objects of the overlay that Apply has not
+// seen, relationships only or every other kind, in the order of their first
+// change.
+func (o *Overlay) Rest(relationships bool, fn func(*Record) error) error {
+	for _, k := range o.order {
+		c := o.final[k]
+		if o.done[k] || c.Op == OpDelete || (k.kind == KindRelationship) != relationships {
+			continue
+		}
+		o.done[k] = true
+		rec, err := DecodeState(c.Tenant, c.Kind, c.State)
+		if err != nil {
+			return err
+		}
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Snapshot calls begin with the change seq of one moment, then fn for every
+// record of tenant ("" for every tenant, API keys included) as the store
+// held them at that moment, while writers keep writing: the store's Export
+// (which pages through the data in many transactions) goes to a temporary
+// file in tmpDir, then the changes committed meanwhile are laid over it.
+// Records come API keys, sessions, contexts and memories first,
+// relationships last. The store must be an Exporter and a ChangeLog.
+func Snapshot(ctx context.Context, st Store, tenant, tmpDir string, begin func(seq int64) error, fn func(*Record) error) (int64, error) {
 	ex, ok1 := st.(Exporter)
 	cl, ok2 := st.(ChangeLog)
 	if !ok1 || !ok2 {
@@ -192,13 +256,18 @@ func Snapshot(ctx context.Context, st Store, tenant, tmpDir string, fn func(*Rec
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
+	w, err := NewExportWriter(tmp, ExportHeader{})
+	if err != nil {
+		return 0, err
+	}
+	// Relationships go to a second file, to come after every context.
 	rels, err := os.CreateTemp(tmpDir, ".contextd-snapshot-rel-*")
 	if err != nil {
 		return 0, fmt.Errorf("snapshot: %w", err)
 	}
 	defer os.Remove(rels.Name())
 	defer rels.Close()
-	w, err := NewExportWriter(tmp, ExportHeader{})
+	rw, err := NewExportWriter(rels, ExportHeader{})
 	if err != nil {
 		return 0, err
 	}
@@ -206,10 +275,13 @@ func Snapshot(ctx context.Context, st Store, tenant, tmpDir string, fn func(*Rec
 		if tenant != "" && (rec.Tenant != tenant || rec.Kind == KindAPIKey) {
 			return nil
 		}
+		if rec.Kind == KindRelationship {
+			return rw.Write(rec)
+		}
 		return w.Write(rec)
 	})
 	if err == nil {
-		err = w.Flush()
+		err = errors.Join(w.Flush(), rw.Flush())
 	}
 	if err != nil {
 		return 0, err
@@ -218,100 +290,55 @@ func Snapshot(ctx context.Context, st Store, tenant, tmpDir string, fn func(*Rec
 	if err != nil {
 		return 0, err
 	}
-	// The last change of each object in (s0, s1]: it overrides what the
-	// export read (which may be older or newer than s1's state otherwise).
-	final := map[objectKey]*Change{}
-	var order []objectKey
+	ov := NewOverlay()
 	if s1 > s0 {
 		err := cl.ReadChanges(ctx, s0, s1, func(c *Change) error {
-			if tenant != "" && c.Tenant != tenant {
-				return nil
+			if tenant == "" || c.Tenant == tenant {
+				ov.Add(c)
 			}
-			k := objectKey{c.Tenant, c.Kind, c.ID}
-			if _, seen := final[k]; !seen {
-				order = append(order, k)
-			}
-			final[k] = c
 			return nil
 		})
 		if err != nil {
 			return 0, err
 		}
 	}
-	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+	if err := begin(s1); err != nil {
 		return 0, err
 	}
-	rw, err := NewExportWriter(rels, ExportHeader{})
-	if err != nil {
-		return 0, err
-	}
-	emit := func(rec *Record) error {
-		if rec.Kind == KindRelationship {
-			return rw.Write(rec)
-		}
-		return fn(rec)
-	}
-	r, err := NewExportReader(tmp)
-	if err != nil {
-		return 0, err
-	}
-	done := map[objectKey]bool{}
-	for {
-		rec, err := r.Next()
-		if err == io.EOF {
-			break
-		} else if err != nil {
-			return 0, fmt.Errorf("snapshot: reading back: %w", err)
-		}
-		k := objectKey{rec.Tenant, rec.Kind, rec.ID()}
-		if c, ok := final[k]; ok {
-			done[k] = true
-			if c.Op == OpDelete {
-				continue
-			}
-			if rec, err = DecodeState(c.Tenant, c.Kind, c.State); err != nil {
+	for i, f := range []*os.File{tmp, rels} {
+		if i == 1 {
+			if err := ov.Rest(false, fn); err != nil {
 				return 0, err
 			}
 		}
-		if err := emit(rec); err != nil {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return 0, err
 		}
-	}
-	// Objects created meanwhile that the export did not see.
-	for _, k := range order {
-		c := final[k]
-		if done[k] || c.Op == OpDelete {
-			continue
-		}
-		rec, err := DecodeState(c.Tenant, c.Kind, c.State)
+		r, err := NewExportReader(f)
 		if err != nil {
 			return 0, err
 		}
-		if err := emit(rec); err != nil {
-			return 0, err
+		for {
+			rec, err := r.Next()
+			if err == io.EOF {
+				break
+			} else if err != nil {
+				return 0, fmt.Errorf("snapshot: reading back: %w", err)
+			}
+			if rec, err = ov.Apply(rec); err != nil {
+				return 0, err
+			} else if rec == nil {
+				continue
+			}
+			if err := fn(rec); err != nil {
+				return 0, err
+			}
 		}
 	}
-	if err := rw.Flush(); err != nil {
+	if err := ov.Rest(true, fn); err != nil {
 		return 0, err
 	}
-	if _, err := rels.Seek(0, io.SeekStart); err != nil {
-		return 0, err
-	}
-	rr, err := NewExportReader(rels)
-	if err != nil {
-		return 0, err
-	}
-	for {
-		rec, err := rr.Next()
-		if err == io.EOF {
-			return s1, nil
-		} else if err != nil {
-			return 0, err
-		}
-		if err := fn(rec); err != nil {
-			return 0, err
-		}
-	}
+	return s1, nil
 }
 
 // RequireBackupAdmin is the one check of every backup, restore, export and
@@ -328,51 +355,22 @@ func RequireBackupAdmin(p *Principal) error {
 }
 
 // Export writes the principal's tenant in the export format to w, as one
-// consistent snapshot (temporary files in tmpDir, "" for the system's).
+// consistent snapshot (temporary files in tmpDir, "" for the system's). It
+// returns the number of records written.
 func (s *Service) Export(ctx context.Context, p *Principal, tmpDir string, w io.Writer) (int64, error) {
 	if err := RequireBackupAdmin(p); err != nil {
 		return 0, err
 	}
-	// The header carries the seq, known only at the end: the records are
-	// buffered in a second file first.
-	tmp, err := os.CreateTemp(tmpDir, ".contextd-export-*")
-	if err != nil {
-		return 0, fmt.Errorf("export: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	body := bufio.NewWriterSize(tmp, 256<<10)
-	enc := json.NewEncoder(body)
-	enc.SetEscapeHTML(false)
-	var n int64
-	seq, err := Snapshot(ctx, s.Store, p.Tenant, tmpDir, func(rec *Record) error {
-		data, err := EncodeState(rec)
-		if err != nil {
-			return err
-		}
-		n++
-		return enc.Encode(ExportLine{Kind: rec.Kind, Tenant: rec.Tenant, Data: data})
-	})
+	var ew *ExportWriter
+	_, err := Snapshot(ctx, s.Store, p.Tenant, tmpDir, func(seq int64) error {
+		var err error
+		ew, err = NewExportWriter(w, ExportHeader{CreatedAt: s.now(), Store: s.Store.Kind(), Seq: seq, Tenant: p.Tenant})
+		return err
+	}, func(rec *Record) error { return ew.Write(rec) })
 	if err != nil {
 		return 0, err
 	}
-	if err := body.Flush(); err != nil {
-		return 0, err
-	}
-	ew, err := NewExportWriter(w, ExportHeader{CreatedAt: s.now(), Store: s.Store.Kind(), Seq: seq, Tenant: p.Tenant})
-	if err != nil {
-		return 0, err
-	}
-	if err := ew.Flush(); err != nil {
-		return 0, err
-	}
-	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		return 0, err
-	}
-	if _, err := io.Copy(w, tmp); err != nil {
-		return 0, err
-	}
-	return n, nil
+	return ew.Count(), ew.Flush()
 }
 
 // ImportResult counts what an import did.
@@ -385,31 +383,43 @@ type ImportResult struct {
 const importBatch = 500
 
 // Import loads an export into the principal's tenant (whatever tenant the
-// lines name), idempotently: an object already there at the same version
-// (a session or relationship of the same id) is skipped; a context or
-// memory at another version is replaced by the imported one (a context
-// keeps its relationships). Each batch of records is one transaction,
-// logged in the change log. API key lines are refused.
+// lines name), idempotently: see ImportStream. API key lines are refused.
 func (s *Service) Import(ctx context.Context, p *Principal, r io.Reader) (*ImportResult, error) {
 	if err := RequireBackupAdmin(p); err != nil {
 		return nil, err
 	}
-	cl, ok := s.Store.(ChangeLog)
+	return ImportStream(ctx, s.Store, r, p.Tenant, p.Subject)
+}
+
+// ImportStream loads an export into st, idempotently: an object already
+// there at the same version (a session or relationship of the same id, an
+// API key of the same hash) is skipped; a context or memory at another
+// version is replaced by the imported one (a context keeps its
+// relationships). Each batch of records is one transaction, recorded in the
+// change log as changes of principal. With tenant set, every line goes into
+// that tenant and API key lines are refused; with tenant "", each line goes
+// into its own tenant.
+func ImportStream(ctx context.Context, st Store, r io.Reader, tenant, principal string) (*ImportResult, error) {
+	cl, ok := st.(ChangeLog)
 	if !ok {
-		return nil, Errorf(EINVALID, "the %s store cannot import", s.Store.Kind())
+		return nil, Errorf(EINVALID, "the %s store cannot import", st.Kind())
 	}
 	er, err := NewExportReader(r)
 	if err != nil {
 		return nil, err
 	}
+	svc := &Service{Store: st}
 	res := &ImportResult{}
-	sc := p.Scope()
-	var batch []*Record
+	var (
+		batch   []*Record
+		current string // the tenant of the batch
+	)
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
-		del, put, skipped, err := s.importPlan(ctx, sc, batch)
+		sc := Scope{Tenant: current, Principal: principal}
+		del, put, skipped, err := svc.importPlan(ctx, sc, batch)
 		if err != nil {
 			return err
 		}
@@ -430,16 +440,39 @@ func (s *Service) Import(ctx context.Context, p *Principal, r io.Reader) (*Impor
 		} else if err != nil {
 			return nil, err
 		}
-		if rec.Kind == KindAPIKey {
-			return nil, Errorf(EINVALID, "line %d: API keys are not imported through the API (use contextd restore)", er.Line())
+		if tenant != "" {
+			rec.Tenant = tenant
+		} else if !ValidTenant(rec.Tenant) {
+			return nil, Errorf(EINVALID, "line %d: %q is not a tenant name", er.Line(), rec.Tenant)
 		}
-		rec.Tenant = p.Tenant
-		batch = append(batch, rec)
-		if len(batch) == importBatch {
+		if rec.Kind == KindAPIKey {
+			if tenant != "" {
+				return nil, Errorf(EINVALID, "line %d: API keys are not imported into a tenant (import the whole export, or use contextd restore)", er.Line())
+			}
+			rec.APIKey.Tenant = rec.Tenant
+			if _, err := st.APIKeyByHash(ctx, rec.KeyHash); err == nil {
+				res.Skipped++
+				continue
+			} else if ErrorCode(err) != ENOTFOUND {
+				return nil, err
+			}
+			im, ok := st.(Importer)
+			if !ok {
+				return nil, Errorf(EINVALID, "the %s store cannot import API keys", st.Kind())
+			}
+			if err := im.Import(ctx, []*Record{rec}); err != nil {
+				return nil, err
+			}
+			res.Imported++
+			continue
+		}
+		if rec.Tenant != current || len(batch) == importBatch {
 			if err := flush(); err != nil {
 				return nil, err
 			}
+			current = rec.Tenant
 		}
+		batch = append(batch, rec)
 	}
 	if err := flush(); err != nil {
 		return nil, err

@@ -357,3 +357,34 @@ func (s *Store) deleteSessionTx(ctx context.Context, tx neo4j.ManagedTransaction
 	rows = append(rows, s.deleteRow(sc, contextd.KindSession, id, str(row["uid"]), 0, now))
 	return s.logChanges(ctx, tx, rows)
 }
+
+// ImportChanges implements contextd.ChangeLog: the changes are created with
+// their seqs and the counter moves to the highest.
+func (s *Store) ImportChanges(ctx context.Context, chs []*contextd.Change) error {
+	if len(chs) == 0 {
+		return nil
+	}
+	rows := make([]any, len(chs))
+	var top int64
+	for i, ch := range chs {
+		row := s.changeRow(ch, ch.At)
+		row["seq"] = ch.Seq
+		rows[i] = row
+		top = max(top, ch.Seq)
+	}
+	return s.write(ctx, "import changes", func(tx neo4j.ManagedTransaction) error {
+		taken, err := single(ctx, tx, `UNWIND $rows AS row MATCH (c:ContextdChange {ns: $ns, seq: row.seq}) RETURN c.seq AS seq LIMIT 1`,
+			params{"ns": s.ns, "rows": rows})
+		if err != nil {
+			return err
+		}
+		if taken != nil {
+			return contextd.Errorf(contextd.ECONFLICT, "change %d is already in the log", i64(taken["seq"]))
+		}
+		return exec(ctx, tx, `MERGE (q:ContextdChangeSeq {ns: $ns}) ON CREATE SET q.value = 0
+			SET q.lock = true
+			WITH q SET q.value = CASE WHEN q.value < $top THEN $top ELSE q.value END
+			REMOVE q.lock
+			WITH q UNWIND $rows AS row CREATE (c:ContextdChange) SET c = row`, params{"ns": s.ns, "rows": rows, "top": top})
+	})
+}

@@ -309,3 +309,28 @@ func relationshipRecord(sc contextd.Scope, r *contextd.Relationship) *contextd.R
 func memoryRecord(sc contextd.Scope, m *contextd.Memory) *contextd.Record {
 	return &contextd.Record{Kind: contextd.KindMemory, Tenant: sc.Tenant, Memory: m}
 }
+
+// ImportChanges implements contextd.ChangeLog. Explicit seqs move
+// AUTOINCREMENT's counter past them.
+func (s *Store) ImportChanges(ctx context.Context, chs []*contextd.Change) error {
+	if len(chs) == 0 {
+		return nil
+	}
+	return s.write(ctx, "import changes", func(tx *conn) error {
+		for _, ch := range chs {
+			var state any
+			if len(ch.State) > 0 && string(ch.State) != "null" {
+				state = string(ch.State)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO changes (seq, at, tenant, principal, op, kind, id, user_id, version, state)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, ch.Seq, nanos(ch.At), ch.Tenant, ch.Principal, ch.Op, ch.Kind, ch.ID,
+				ch.UserID, ch.Version, state); err != nil {
+				if isUnique(err) {
+					return contextd.Errorf(contextd.ECONFLICT, "change %d is already in the log", ch.Seq)
+				}
+				return err
+			}
+		}
+		return nil
+	})
+}
