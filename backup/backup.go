@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -77,13 +78,10 @@ type Manager struct {
 
 var _ contextd.Backups = (*Manager)(nil)
 
-// New returns a Manager; it creates the directory if needed.
+// New returns a Manager; the directory is made with the first backup.
 func New(opts Options) (*Manager, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("backup: no directory")
-	}
-	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("backup: %w", err)
 	}
 	m := &Manager{dir: opts.Dir, store: opts.Store, now: opts.Now, log: opts.Logger, keep: opts.Retention}
 	if m.now == nil {
@@ -111,11 +109,14 @@ func (m *Manager) Create(ctx context.Context) (*contextd.BackupManifest, error) 
 }
 
 func (m *Manager) create(ctx context.Context) (*contextd.BackupManifest, error) {
-	cl, ok := m.store.(contextd.ChangeLog)
+	cl, ok := contextd.StoreAs[contextd.ChangeLog](m.store)
 	if !ok {
 		return nil, contextd.Errorf(contextd.EINVALID, "the %s store keeps no change log: it cannot be backed up", m.store.Kind())
 	}
 	now := m.now().UTC()
+	if err := os.MkdirAll(m.dir, 0o700); err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
 	tmp, err := os.MkdirTemp(m.dir, tmpPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
@@ -216,7 +217,9 @@ func (m *Manager) List(ctx context.Context) ([]*contextd.BackupManifest, error) 
 // List reads the manifests of the backups in dir, newest first.
 func List(dir string) ([]*contextd.BackupManifest, error) {
 	ents, err := os.ReadDir(dir)
-	if err != nil {
+	if errors.Is(err, fs.ErrNotExist) {
+		return []*contextd.BackupManifest{}, nil
+	} else if err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
 	out := []*contextd.BackupManifest{}

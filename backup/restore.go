@@ -68,9 +68,9 @@ func Restore(ctx context.Context, path string, dst contextd.Store, opts RestoreO
 	if err != nil {
 		return nil, err
 	}
-	im, ok1 := dst.(contextd.Importer)
-	cl, ok2 := dst.(contextd.ChangeLog)
-	ex, ok3 := dst.(contextd.Exporter)
+	im, ok1 := contextd.StoreAs[contextd.Importer](dst)
+	cl, ok2 := contextd.StoreAs[contextd.ChangeLog](dst)
+	ex, ok3 := contextd.StoreAs[contextd.Exporter](dst)
 	if !ok1 || !ok2 || !ok3 {
 		return nil, contextd.Errorf(contextd.EINVALID, "the %s store cannot be restored into", dst.Kind())
 	}

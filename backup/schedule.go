@@ -120,7 +120,7 @@ func (m *Manager) Prune(ctx context.Context) (*PruneResult, error) {
 		return res, nil
 	}
 	oldest := keep[len(keep)-1]
-	if cl, ok := m.store.(contextd.ChangeLog); ok && oldest.Store != "" {
+	if cl, ok := contextd.StoreAs[contextd.ChangeLog](m.store); ok && oldest.Store != "" {
 		n, err := cl.PruneChanges(ctx, oldest.Seq)
 		if err != nil {
 			return res, err

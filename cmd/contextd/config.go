@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/contextd/contextd/backup"
 )
 
 // Config is every setting of contextd. Precedence, lowest first: the defaults
@@ -49,6 +51,8 @@ type Config struct {
 	AlertWebhookURLs      string   `json:"alertWebhookUrls"`      // ALERT_WEBHOOK_URLS: comma-separated http(s) URLs receiving every alert change as JSON; "" none
 	AlertmanagerURL       string   `json:"alertmanagerUrl"`       // ALERTMANAGER_URL: Alertmanager base URL (alerts go to /api/v2/alerts); "" none
 	IntegrityInterval     Duration `json:"integrityInterval"`     // INTEGRITY_CHECK_INTERVAL: read-only index check by the health monitor; default 1h; 0 turns it off
+	BackupSchedule        string   `json:"backupSchedule"`        // BACKUP_SCHEDULE: off (default), hourly, daily, weekly or a duration: scheduled backups into BACKUP_DIRECTORY
+	BackupRetentionDays   int      `json:"backupRetentionDays"`   // BACKUP_RETENTION_DAYS: backups older than this are pruned (daily/weekly/monthly tiers); default 90
 }
 
 // Duration is a time.Duration read from JSON as "30s" or a number of seconds.
@@ -106,6 +110,7 @@ func defaultConfig() Config {
 		ShutdownTimeout:       Duration(15 * time.Second),
 		RequestTimeout:        Duration(30 * time.Second),
 		IntegrityInterval:     Duration(time.Hour),
+		BackupRetentionDays:   90,
 	}
 }
 
@@ -193,6 +198,8 @@ var settings = []setting{
 	{"ALERT_WEBHOOK_URLS", "alert-webhook-urls", "comma-separated URLs that receive alerts as JSON", strSet(func(c *Config) *string { return &c.AlertWebhookURLs })},
 	{"ALERTMANAGER_URL", "alertmanager-url", "Alertmanager URL that receives alerts", strSet(func(c *Config) *string { return &c.AlertmanagerURL })},
 	{"INTEGRITY_CHECK_INTERVAL", "integrity-check-interval", "interval of the scheduled index integrity check (0: off)", durSet(func(c *Config) *Duration { return &c.IntegrityInterval })},
+	{"BACKUP_SCHEDULE", "backup-schedule", "scheduled backups: off, hourly, daily, weekly or a duration", strSet(func(c *Config) *string { return &c.BackupSchedule })},
+	{"BACKUP_RETENTION_DAYS", "backup-retention-days", "days backups are kept (tiers: daily, weekly, monthly)", intSet(func(c *Config) *int { return &c.BackupRetentionDays })},
 }
 
 // secretFiles are the settings that may be read from a file named by NAME_FILE.
@@ -337,6 +344,11 @@ func (c *Config) Validate() error {
 		return &configError{"LOG_FORMAT", fmt.Sprintf("must be json or text (got %q)", c.LogFormat)}
 	case c.IntegrityInterval < 0:
 		return &configError{"INTEGRITY_CHECK_INTERVAL", "must not be negative (0 turns the check off)"}
+	case c.BackupRetentionDays < 1:
+		return &configError{"BACKUP_RETENTION_DAYS", fmt.Sprintf("must be at least 1 (got %d)", c.BackupRetentionDays)}
+	}
+	if _, err := backup.ParseSchedule(c.BackupSchedule); err != nil {
+		return &configError{"BACKUP_SCHEDULE", err.Error()}
 	}
 	for _, u := range splitList(c.AlertWebhookURLs) {
 		if !httpURL(u) {

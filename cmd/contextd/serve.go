@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/contextd/contextd"
+	"github.com/contextd/contextd/backup"
 	"github.com/contextd/contextd/httpapi"
 	"github.com/contextd/contextd/mcpapi"
 	"github.com/contextd/contextd/monitor"
@@ -58,6 +59,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	logger := newLogger(cfg, stderr)
 	started := time.Now()
 
+	if cfg.Store == "sqlite" { // a restore refuses to replace a store in use
+		release, err := backup.LockDir(cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	store, err := openStore(ctx, cfg, logger)
 	if err != nil {
 		return err
@@ -121,7 +129,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 
+	backups, err := backup.New(backup.Options{Dir: cfg.BackupDirectory, Store: served, Logger: logger,
+		Retention: backup.Retention{Days: cfg.BackupRetentionDays, Daily: backup.DefaultRetention.Daily, Weekly: backup.DefaultRetention.Weekly}})
+	if err != nil {
+		return err
+	}
 	handler, err := httpapi.NewHandler(httpapi.Config{
+		Backups:        backups,
 		Service:        svc,
 		Logger:         logger.With("component", "http"),
 		Registry:       reg,
@@ -158,6 +172,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	monDone := make(chan struct{})
 	go func() { defer close(monDone); mon.Run(monCtx) }()
 	defer func() { stopMonitor(); <-monDone }() // before the store closes: a last tick must not find it closed
+	if every, _ := backup.ParseSchedule(cfg.BackupSchedule); every > 0 {
+		bctx, stopBackups := context.WithCancel(ctx)
+		backupsDone := make(chan struct{})
+		go func() { defer close(backupsDone); backups.Run(bctx, every) }()
+		defer func() { stopBackups(); <-backupsDone }()
+		logger.Info("scheduled backups", "every", every.String(), "dir", cfg.BackupDirectory, "retentionDays", cfg.BackupRetentionDays)
+	}
 	logger.Info("contextd listening", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String(),
 		"store", store.Kind(), "env", cfg.Env, "version", buildVersion())
 
