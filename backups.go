@@ -56,7 +56,7 @@ func (s *Service) RestoreObject(ctx context.Context, p *Principal, r RestoreRequ
 	if err := RequireBackupAdmin(p); err != nil {
 		return nil, err
 	}
-	cl, ok := s.Store.(ChangeLog)
+	cl, ok := StoreAs[ChangeLog](s.Store)
 	if !ok {
 		return nil, Errorf(EINVALID, "the %s store keeps no change log", s.Store.Kind())
 	}

@@ -257,7 +257,7 @@ func (s *Service) History(ctx context.Context, p *Principal, kind, id string, f 
 	if err := p.Require(RoleReader); err != nil {
 		return nil, "", err
 	}
-	cl, ok := s.Store.(ChangeLog)
+	cl, ok := StoreAs[ChangeLog](s.Store)
 	if !ok {
 		return nil, "", Errorf(EINVALID, "the %s store keeps no change log", s.Store.Kind())
 	}
