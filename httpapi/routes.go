@@ -47,6 +47,7 @@ func (s *server) routes() {
 	huma.Register(api, s.v1(get, "/v1/contexts/{id}", "getContext", tagContexts, "Get a context with its relationships in both directions", 0, 304, 404), s.getContext)
 	huma.Register(api, s.v1(patch, "/v1/contexts/{id}", "updateContext", tagContexts, "Change some fields of a context (If-Match honoured)", 0, 404, 412), s.updateContext)
 	huma.Register(api, s.v1(del, "/v1/contexts/{id}", "deleteContext", tagContexts, "Delete a context and its relationships", noContent, 404), s.deleteContext)
+	huma.Register(api, s.v1(get, "/v1/templates", "listTemplates", tagContexts, "The context templates: per type, a metadata schema and defaults", 0), s.listTemplates)
 	huma.Register(api, s.v1(get, "/v1/contexts/{id}/history", "contextHistory", tagContexts, "Every recorded change of a context, oldest first", 0, 404), s.history(contextd.KindContext))
 
 	// Relationships and graph.

@@ -19,6 +19,7 @@ import (
 	"github.com/contextd/contextd/monitor"
 	"github.com/contextd/contextd/neo4j"
 	"github.com/contextd/contextd/sqlite"
+	"github.com/contextd/contextd/templates"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -96,6 +97,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	svc := contextd.NewService(served)
+	tpl, err := templates.Load(cfg.TemplatesDirectory)
+	if err != nil {
+		return &configError{"TEMPLATES_DIRECTORY", err.Error()}
+	}
+	if len(tpl.List()) > 0 {
+		svc.Templates = tpl
+		logger.Info("context templates", "dir", cfg.TemplatesDirectory, "types", len(tpl.List()))
+	}
 	if err := bootstrapAdminKey(ctx, svc, stdout); err != nil {
 		return err
 	}
