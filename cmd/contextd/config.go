@@ -54,6 +54,7 @@ type Config struct {
 	BackupSchedule        string   `json:"backupSchedule"`        // BACKUP_SCHEDULE: off (default), hourly, daily, weekly or a duration: scheduled backups into BACKUP_DIRECTORY
 	BackupRetentionDays   int      `json:"backupRetentionDays"`   // BACKUP_RETENTION_DAYS: backups older than this are pruned (daily/weekly/monthly tiers); default 90
 	TemplatesDirectory    string   `json:"templatesDirectory"`    // TEMPLATES_DIRECTORY: context templates, TYPE.json each; default ./templates; missing means none
+	LogFile               string   `json:"logFile"`               // LOG_FILE: the server also logs to this file, rotated at 100 MiB, gzipped, kept 30 days; "" (default) means stderr only
 }
 
 // Duration is a time.Duration read from JSON as "30s" or a number of seconds.
@@ -201,6 +202,7 @@ var settings = []setting{
 	{"ALERTMANAGER_URL", "alertmanager-url", "Alertmanager URL that receives alerts", strSet(func(c *Config) *string { return &c.AlertmanagerURL })},
 	{"INTEGRITY_CHECK_INTERVAL", "integrity-check-interval", "interval of the scheduled index integrity check (0: off)", durSet(func(c *Config) *Duration { return &c.IntegrityInterval })},
 	{"BACKUP_SCHEDULE", "backup-schedule", "scheduled backups: off, hourly, daily, weekly or a duration", strSet(func(c *Config) *string { return &c.BackupSchedule })},
+	{"LOG_FILE", "log-file", "also log to this file (rotated, kept 30 days)", strSet(func(c *Config) *string { return &c.LogFile })},
 	{"TEMPLATES_DIRECTORY", "templates-directory", "folder of context templates (TYPE.json)", strSet(func(c *Config) *string { return &c.TemplatesDirectory })},
 	{"BACKUP_RETENTION_DAYS", "backup-retention-days", "days backups are kept (tiers: daily, weekly, monthly)", intSet(func(c *Config) *int { return &c.BackupRetentionDays })},
 }

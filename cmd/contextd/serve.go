@@ -21,6 +21,7 @@ import (
 	"github.com/contextd/contextd/sqlite"
 	"github.com/contextd/contextd/templates"
 	"github.com/prometheus/client_golang/prometheus"
+	"gopkg.in/natefinch/lumberjack.v2"
 )
 
 // openStore opens the configured store.
@@ -48,6 +49,13 @@ func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
+// The rotation of LOG_FILE: a new file every 100 MiB, old ones gzipped and
+// removed after 30 days.
+const (
+	logFileMaxMB   = 100
+	logFileMaxDays = 30
+)
+
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fset := newFlagSet("serve", stderr)
 	cfg, err := loadConfig(fset, args, getenv)
@@ -57,7 +65,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if fset.NArg() > 0 {
 		return usageError{fmt.Sprintf("serve takes no arguments (got %q)", fset.Arg(0))}
 	}
-	logger := newLogger(cfg, stderr)
+	logOut := stderr
+	if cfg.LogFile != "" {
+		lj := &lumberjack.Logger{Filename: cfg.LogFile, MaxSize: logFileMaxMB, MaxAge: logFileMaxDays, Compress: true}
+		defer lj.Close()
+		logOut = io.MultiWriter(stderr, lj)
+	}
+	logger := newLogger(cfg, logOut)
 	started := time.Now()
 
 	if cfg.Store == "sqlite" { // a restore refuses to replace a store in use
