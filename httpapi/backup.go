@@ -76,7 +76,9 @@ func (s *server) createBackup(ctx context.Context, _ *struct{}) (*backupOutput, 
 	if s.backups == nil {
 		return nil, problemFor(ctx, contextd.Errorf(contextd.EUNAVAILABLE, "backups are not configured (BACKUP_DIRECTORY)"))
 	}
-	m, err := s.backups.Create(ctx)
+	// A large store takes longer than REQUEST_TIMEOUT: the backup goes on
+	// to the end even when the client is answered 503 (it shows in the list).
+	m, err := s.backups.Create(context.WithoutCancel(ctx))
 	if err != nil {
 		return nil, problemFor(ctx, err)
 	}
