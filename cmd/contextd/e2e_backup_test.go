@@ -14,8 +14,18 @@ import (
 func TestBackupEndToEnd(t *testing.T) {
 	dir, bdir := t.TempDir(), t.TempDir()
 	logFile := filepath.Join(t.TempDir(), "logs", "contextd.log")
-	s := start(t, dir, "BACKUP_DIRECTORY="+bdir, "LOG_FILE="+logFile)
+	tpl, err := filepath.Abs("../../templates/testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, dir, "BACKUP_DIRECTORY="+bdir, "LOG_FILE="+logFile, "TEMPLATES_DIRECTORY="+tpl)
 	admin := s.key
+	if r := s.must(200, "GET", "/v1/templates", admin, nil); len(r.body["items"].([]any)) != 1 {
+		t.Errorf("templates: %s", r.raw)
+	}
+	if r := s.do("POST", "/v1/contexts", admin, map[string]any{"title": "d", "type": "decision", "metadata": map[string]any{"priority": 0}}); r.status/100 != 4 || !strings.Contains(r.raw, "body.metadata.priority") {
+		t.Errorf("a decision with a bad priority: %d %s", r.status, r.raw)
+	}
 	id := s.must(201, "POST", "/v1/contexts", admin, map[string]any{"title": "kept"}).body["id"].(string)
 	b := s.must(201, "POST", "/v1/admin/backups", admin, nil)
 	path, _ := b.body["path"].(string)
@@ -47,7 +57,8 @@ func TestBackupEndToEnd(t *testing.T) {
 		t.Errorf("after restore: %s", r.raw)
 	}
 	s2.stop()
-	logged, err := os.ReadFile(logFile)
+	var logged []byte
+	logged, err = os.ReadFile(logFile)
 	if err != nil || !strings.Contains(string(logged), "contextd listening") {
 		t.Errorf("LOG_FILE: %v %q", err, logged)
 	}

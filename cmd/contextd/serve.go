@@ -19,7 +19,6 @@ import (
 	"github.com/contextd/contextd/monitor"
 	"github.com/contextd/contextd/neo4j"
 	"github.com/contextd/contextd/sqlite"
-	"github.com/contextd/contextd/templates"
 	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/natefinch/lumberjack.v2"
 )
@@ -110,14 +109,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	svc := contextd.NewService(served)
-	tpl, err := templates.Load(cfg.TemplatesDirectory)
+	svc, err := newService(served, cfg, logger)
 	if err != nil {
-		return &configError{"TEMPLATES_DIRECTORY", err.Error()}
-	}
-	if len(tpl.List()) > 0 {
-		svc.Templates = tpl
-		logger.Info("context templates", "dir", cfg.TemplatesDirectory, "types", len(tpl.List()))
+		return err
 	}
 	if err := bootstrapAdminKey(ctx, svc, stdout); err != nil {
 		return err
