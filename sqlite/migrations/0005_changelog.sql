@@ -17,5 +17,3 @@ CREATE TABLE changes (
 );
 -- History of one object, in order.
 CREATE INDEX changes_object ON changes (tenant, kind, id, seq);
--- Point-in-time recovery and pruning go by time and seq.
-CREATE INDEX changes_at ON changes (at, seq);
