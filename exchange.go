@@ -547,15 +547,16 @@ func (s *Service) importPlan(ctx context.Context, sc Scope, recs []*Record) (del
 			}
 		case KindRelationship:
 			r := rec.Relationship
-			if !replaced[r.SourceID] && !replaced[r.TargetID] {
-				rs, err := s.Store.FindRelationships(ctx, sc, RelationshipFilter{ContextID: r.SourceID, Direction: "out"})
-				if err != nil && ErrorCode(err) != ENOTFOUND {
-					return nil, nil, 0, err
-				}
-				if hasEdge(rs, id) {
-					skipped++
+			rs, err := s.Store.FindRelationships(ctx, sc, RelationshipFilter{ContextID: r.SourceID, Direction: "out"})
+			if err != nil && ErrorCode(err) != ENOTFOUND {
+				return nil, nil, 0, err
+			}
+			if hasEdge(rs, id) {
+				skipped++
+				if !replaced[r.SourceID] && !replaced[r.TargetID] {
 					continue
 				}
+				// Already there, but a replaced end takes it away: put it back.
 			}
 		}
 		put = append(put, rec)

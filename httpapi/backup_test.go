@@ -78,6 +78,21 @@ func TestExportImport(t *testing.T) {
 	if toJSON(got) != toJSON(want) {
 		t.Errorf("imported context\n%s\nwant\n%s", toJSON(got), toJSON(want))
 	}
+	// Another version in the store: the import puts the exported one back
+	// and the context keeps its relationships, the one it had and a new one.
+	dst.mustJSON(http.StatusOK, http.MethodPatch, "/v1/contexts/"+a, `{"title":"changed"}`, "writer")
+	c := dst.create("/v1/contexts", `{"title":"newer"}`, "writer")
+	dst.create("/v1/contexts/"+c+"/relationships", `{"targetId":"`+a+`","type":"FOLLOWS"}`, "writer")
+	if m := imp(export); m["imported"] != float64(1) || m["skipped"] != float64(4) {
+		t.Fatalf("import over a changed context: %v", m)
+	}
+	got = dst.mustJSON(http.StatusOK, http.MethodGet, "/v1/contexts/"+a, "", "reader")
+	if got["title"] != "alpha" || got["version"] != float64(1) {
+		t.Errorf("after re-import: %v", got)
+	}
+	if rs, _ := got["relationships"].([]any); len(rs) != 2 {
+		t.Errorf("after re-import the context has %d relationships, want 2: %v", len(rs), got["relationships"])
+	}
 	// A bad stream is a 4xx.
 	r := httptest.NewRequest(http.MethodPost, "/v1/import", strings.NewReader("{\"format\":\"nope\"}\n"))
 	r.Header.Set("Content-Type", "application/x-ndjson")
