@@ -48,7 +48,9 @@ type Principal struct {
 }
 
 // Scope returns the data the principal may touch, as given to every Store call.
-func (p *Principal) Scope() Scope { return Scope{Tenant: p.Tenant, UserID: p.UID} }
+func (p *Principal) Scope() Scope {
+	return Scope{Tenant: p.Tenant, UserID: p.UID, Principal: p.Subject}
+}
 
 // Require returns EFORBIDDEN unless the principal's role includes need.
 func (p *Principal) Require(need Role) error {
@@ -89,6 +91,9 @@ func PrincipalFrom(ctx context.Context) *Principal {
 type Scope struct {
 	Tenant string
 	UserID string // "" means every user of the tenant
+	// Principal names who acts (the credential's subject), for the change
+	// log; it filters nothing. "" when unknown (the CLI, tests).
+	Principal string
 }
 
 // APIKey is a credential's record. The key itself is never stored; only its

@@ -13,6 +13,9 @@ import (
 type Service struct {
 	Store Store
 	Now   func() time.Time // the clock; time.Now when nil
+	// Templates, when non-nil, give new contexts their type's default tags
+	// and status and validate metadata against the type's schema.
+	Templates Templates
 
 	statsMu sync.Mutex
 	stats   map[string]*queryStats // per tenant
@@ -50,8 +53,14 @@ func (s *Service) CreateContexts(ctx context.Context, p *Principal, items []Cont
 		if err := s.fillUser(p, &items[i].UserID, loc+".userId"); err != nil {
 			return nil, err
 		}
+		s.applyTemplate(&items[i])
 		if err := items[i].Normalize(loc); err != nil {
 			return nil, err
+		}
+		if s.Templates != nil {
+			if err := s.Templates.CheckMetadata(items[i].Type, items[i].Metadata, loc+".metadata"); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return s.Store.CreateContexts(ctx, p.Scope(), items)
@@ -92,6 +101,9 @@ func (s *Service) UpdateContext(ctx context.Context, p *Principal, id string, u 
 		return nil, err
 	}
 	if err := u.Validate("body"); err != nil {
+		return nil, err
+	}
+	if err := s.checkTemplateUpdate(ctx, p, id, u); err != nil {
 		return nil, err
 	}
 	return s.Store.UpdateContext(ctx, p.Scope(), id, u)

@@ -99,11 +99,18 @@ type Config struct {
 	// (continuing an incoming W3C traceparent) with the request id as an
 	// attribute. nil means no tracing, at no cost.
 	TracerProvider trace.TracerProvider
+	// Backups, when non-nil, serves POST and GET /v1/admin/backups. nil
+	// answers 503 there (no BACKUP_DIRECTORY).
+	Backups contextd.Backups
+	// TempDir holds the temporary files of exports; "" means the system's.
+	TempDir string
 }
 
 // server holds what the handlers and middleware share.
 type server struct {
 	mcp            http.Handler
+	backups        contextd.Backups
+	tempDir        string
 	svc            *contextd.Service
 	log            *slog.Logger
 	registry       *prometheus.Registry
@@ -146,6 +153,8 @@ func NewHandler(cfg Config) (h http.Handler, err error) {
 		startedAt:      cfg.StartedAt,
 		now:            cfg.Now,
 		mcp:            cfg.MCP,
+		backups:        cfg.Backups,
+		tempDir:        cfg.TempDir,
 		mux:            http.NewServeMux(),
 	}
 	if s.log == nil {

@@ -252,7 +252,7 @@ func (s *server) cors(next http.Handler) http.Handler {
 }
 
 // batchPaths take the larger body limit.
-var batchPaths = map[string]bool{"/v1/contexts/batch": true, "/v1/memories/batch": true}
+var batchPaths = map[string]bool{"/v1/contexts/batch": true, "/v1/memories/batch": true, "/v1/import": true}
 
 func (s *server) bodyLimit(path string) int64 {
 	if batchPaths[path] {

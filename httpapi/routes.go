@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 
+	"github.com/contextd/contextd"
 	"github.com/danielgtaylor/huma/v2"
 )
 
@@ -46,6 +47,8 @@ func (s *server) routes() {
 	huma.Register(api, s.v1(get, "/v1/contexts/{id}", "getContext", tagContexts, "Get a context with its relationships in both directions", 0, 304, 404), s.getContext)
 	huma.Register(api, s.v1(patch, "/v1/contexts/{id}", "updateContext", tagContexts, "Change some fields of a context (If-Match honoured)", 0, 404, 412), s.updateContext)
 	huma.Register(api, s.v1(del, "/v1/contexts/{id}", "deleteContext", tagContexts, "Delete a context and its relationships", noContent, 404), s.deleteContext)
+	huma.Register(api, s.v1(get, "/v1/templates", "listTemplates", tagContexts, "The context templates: per type, a metadata schema and defaults", 0), s.listTemplates)
+	huma.Register(api, s.v1(get, "/v1/contexts/{id}/history", "contextHistory", tagContexts, "Every recorded change of a context, oldest first", 0, 404), s.history(contextd.KindContext))
 
 	// Relationships and graph.
 	huma.Register(api, s.v1(post, "/v1/contexts/{id}/relationships", "createRelationship", tagGraph, "Link a context to another", created, 404, 409), s.createRelationship)
@@ -66,6 +69,7 @@ func (s *server) routes() {
 	huma.Register(api, s.v1(get, "/v1/memories/{id}", "getMemory", tagMemories, "Get a memory", 0, 304, 404), s.getMemory)
 	huma.Register(api, s.v1(patch, "/v1/memories/{id}", "updateMemory", tagMemories, "Change some fields of a memory (If-Match honoured)", 0, 404, 412), s.updateMemory)
 	huma.Register(api, s.v1(del, "/v1/memories/{id}", "deleteMemory", tagMemories, "Delete a memory", noContent, 404), s.deleteMemory)
+	huma.Register(api, s.v1(get, "/v1/memories/{id}/history", "memoryHistory", tagMemories, "Every recorded change of a memory, oldest first", 0, 404), s.history(contextd.KindMemory))
 
 	// Sessions.
 	huma.Register(api, s.v1(post, "/v1/sessions", "createSession", tagSessions, "Create a session", created, 409), s.createSession)
@@ -80,6 +84,11 @@ func (s *server) routes() {
 	huma.Register(api, s.v1(post, "/v1/admin/api-keys", "createAPIKey", tagAdmin, "Create an API key; the key is shown once", created), s.createAPIKey)
 	huma.Register(api, s.v1(get, "/v1/admin/api-keys/{id}", "getAPIKey", tagAdmin, "Get an API key's record", 0, 404), s.getAPIKey)
 	huma.Register(api, s.v1(del, "/v1/admin/api-keys/{id}", "revokeAPIKey", tagAdmin, "Revoke an API key; it stops working at once", noContent, 404), s.revokeAPIKey)
+	huma.Register(api, s.v1(get, "/v1/export", "export", tagAdmin, "Stream the tenant's data as JSON Lines (contextd-export v1; admin)", 0), s.export)
+	huma.Register(api, s.v1(post, "/v1/import", "import", tagAdmin, "Load a contextd-export stream into the tenant, idempotently (admin)", 0, 404, 409), s.importData)
+	huma.Register(api, s.v1(post, "/v1/admin/backups", "createBackup", tagAdmin, "Make a consistent, compressed, checksummed backup now (admin)", created), s.createBackup)
+	huma.Register(api, s.v1(get, "/v1/admin/backups", "listBackups", tagAdmin, "List the backups, newest first (admin)", 0), s.listBackups)
+	huma.Register(api, s.v1(post, "/v1/admin/restore", "restoreObject", tagAdmin, "Put one context, memory or session back as it was at a moment (admin)", 0, 404, 409), s.restoreObject)
 	huma.Register(api, s.v1(get, "/v1/admin/alerts", "listAlerts", tagAdmin, "The health monitor's alerts, active and recent, newest first", 0), s.listAlerts)
 }
 

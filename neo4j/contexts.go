@@ -148,12 +148,25 @@ func (s *Store) CreateContexts(ctx context.Context, sc contextd.Scope, items []c
 		if err := exec(ctx, tx, `UNWIND $rows AS row CREATE (c:Context) SET c = row`, params{"rows": rows}); err != nil {
 			return err
 		}
+		logs := make([]any, len(out))
+		for i, c := range out {
+			if logs[i], err = s.putRow(sc, contextd.OpCreate, &contextd.Record{Kind: contextd.KindContext, Tenant: sc.Tenant, Context: c}, now); err != nil {
+				return err
+			}
+		}
+		if err := s.logChanges(ctx, tx, logs); err != nil {
+			return err
+		}
 		// Relationships after every item exists: targets may be later items.
 		for i := range items {
 			for j, r := range items[i].Relationships {
 				loc := "items[" + strconv.Itoa(i) + "].relationships[" + strconv.Itoa(j) + "]"
 				r.SourceID = out[i].ID
-				if _, err := s.insertRelationship(ctx, tx, sc, r, now, loc); err != nil {
+				rel, err := s.insertRelationship(ctx, tx, sc, r, now, loc)
+				if err != nil {
+					return err
+				}
+				if err := s.logPut(ctx, tx, sc, contextd.OpCreate, &contextd.Record{Kind: contextd.KindRelationship, Tenant: sc.Tenant, Relationship: rel}, now); err != nil {
 					return err
 				}
 			}
@@ -300,6 +313,9 @@ func (s *Store) UpdateContext(ctx context.Context, sc contextd.Scope, id string,
 		if err := exec(ctx, tx, `MATCH (c:Context {uk: $uk}) SET c = $props`, params{"uk": p["uk"], "props": p}); err != nil {
 			return err
 		}
+		if err := s.logPut(ctx, tx, sc, contextd.OpUpdate, &contextd.Record{Kind: contextd.KindContext, Tenant: sc.Tenant, Context: c}, now); err != nil {
+			return err
+		}
 		return s.fillRelationships(ctx, tx, sc, []*contextd.Context{c})
 	})
 	if err != nil {
@@ -311,17 +327,8 @@ func (s *Store) UpdateContext(ctx context.Context, sc contextd.Scope, id string,
 // DeleteContext implements contextd.ContextStore: the node goes with every
 // edge touching it (DETACH DELETE) and its full-text entries.
 func (s *Store) DeleteContext(ctx context.Context, sc contextd.Scope, id string) error {
+	now := s.clock()
 	return s.write(ctx, "delete context", func(tx neo4j.ManagedTransaction) error {
-		w := newWhere(nil)
-		s.visible(w, sc, "c")
-		w.p["uk"] = uk(s.sk(sc.Tenant), id)
-		row, err := single(ctx, tx, `MATCH (c:Context {uk: $uk}) WHERE `+w.String()+` DETACH DELETE c RETURN true AS gone`, w.p)
-		if err != nil {
-			return err
-		}
-		if row == nil {
-			return notFound("context", id)
-		}
-		return nil
+		return s.deleteContextTx(ctx, tx, sc, id, now)
 	})
 }

@@ -127,7 +127,16 @@ func (s *Store) CreateMemories(ctx context.Context, sc contextd.Scope, items []c
 			}
 		}
 		// SET m = row leaves out the null expiresAt of a memory without expiry.
-		return exec(ctx, tx, `UNWIND $rows AS row CREATE (m:Memory) SET m = row`, params{"rows": rows})
+		if err := exec(ctx, tx, `UNWIND $rows AS row CREATE (m:Memory) SET m = row`, params{"rows": rows}); err != nil {
+			return err
+		}
+		logs := make([]any, len(out))
+		for i, m := range out {
+			if logs[i], err = s.putRow(sc, contextd.OpCreate, &contextd.Record{Kind: contextd.KindMemory, Tenant: sc.Tenant, Memory: m}, now); err != nil {
+				return err
+			}
+		}
+		return s.logChanges(ctx, tx, logs)
 	})
 	if err != nil {
 		return nil, err
@@ -263,9 +272,15 @@ func (s *Store) UpdateMemory(ctx context.Context, sc contextd.Scope, id string, 
 		if err != nil {
 			return err
 		}
-		return exec(ctx, tx, `MATCH (m:Memory {uk: $uk}) SET m = $props
+		if err := exec(ctx, tx, `MATCH (m:Memory {uk: $uk}) SET m = $props
 			WITH m MATCH (s:Session {uk: $session}) SET s.lastActiveAt = $now, s.updatedAt = $now`,
-			params{"uk": p["uk"], "props": p, "session": uk(s.sk(sc.Tenant), m.SessionID), "now": nanos(now)})
+			params{"uk": p["uk"], "props": p, "session": uk(s.sk(sc.Tenant), m.SessionID), "now": nanos(now)}); err != nil {
+			return err
+		}
+		if err := s.logPut(ctx, tx, sc, contextd.OpUpdate, &contextd.Record{Kind: contextd.KindMemory, Tenant: sc.Tenant, Memory: m}, now); err != nil {
+			return err
+		}
+		return s.logSession(ctx, tx, sc, contextd.OpUpdate, m.SessionID, now)
 	})
 	if err != nil {
 		return nil, err
@@ -278,16 +293,7 @@ func (s *Store) UpdateMemory(ctx context.Context, sc contextd.Scope, id string, 
 func (s *Store) DeleteMemory(ctx context.Context, sc contextd.Scope, id string) error {
 	now := s.clock()
 	return s.write(ctx, "delete memory", func(tx neo4j.ManagedTransaction) error {
-		w := newWhere(params{"uk": uk(s.sk(sc.Tenant), id)})
-		s.live(w, sc, "m", now)
-		row, err := single(ctx, tx, `MATCH (m:Memory {uk: $uk}) WHERE `+w.String()+` DETACH DELETE m RETURN true AS gone`, w.p)
-		if err != nil {
-			return err
-		}
-		if row == nil {
-			return notFound("memory", id)
-		}
-		return nil
+		return s.deleteMemoryTx(ctx, tx, sc, id, now, now)
 	})
 }
 

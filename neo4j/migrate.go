@@ -50,6 +50,13 @@ var migrations = []migration{
 		"CREATE FULLTEXT INDEX memory_text IF NOT EXISTS FOR (n:Memory) ON EACH [n.ftContent, n.ftk] " +
 			"OPTIONS {indexConfig: {`fulltext.analyzer`: 'whitespace', `fulltext.eventually_consistent`: false}}",
 	}},
+	{4, "changelog", []string{
+		// One seq counter per namespace (MERGE relies on the constraint).
+		`CREATE CONSTRAINT change_seq_ns IF NOT EXISTS FOR (n:ContextdChangeSeq) REQUIRE n.ns IS UNIQUE`,
+		// Replay and pruning go by (namespace, seq); history by object.
+		`CREATE INDEX change_ns_seq IF NOT EXISTS FOR (n:ContextdChange) ON (n.ns, n.seq)`,
+		`CREATE INDEX change_object IF NOT EXISTS FOR (n:ContextdChange) ON (n.sk, n.kind, n.oid)`,
+	}},
 }
 
 // SchemaVersion is the version of the newest migration.

@@ -217,8 +217,10 @@ func (s *Store) CreateRelationship(ctx context.Context, sc contextd.Scope, r con
 	var out *contextd.Relationship
 	err := s.write(ctx, "create relationship", func(tx neo4j.ManagedTransaction) error {
 		var err error
-		out, err = s.insertRelationship(ctx, tx, sc, r, now, "")
-		return err
+		if out, err = s.insertRelationship(ctx, tx, sc, r, now, ""); err != nil {
+			return err
+		}
+		return s.logPut(ctx, tx, sc, contextd.OpCreate, &contextd.Record{Kind: contextd.KindRelationship, Tenant: sc.Tenant, Relationship: out}, now)
 	})
 	if err != nil {
 		return nil, err
@@ -251,17 +253,9 @@ func (s *Store) FindRelationships(ctx context.Context, sc contextd.Scope, f cont
 
 // DeleteRelationship implements contextd.ContextStore.
 func (s *Store) DeleteRelationship(ctx context.Context, sc contextd.Scope, id string) error {
+	now := s.clock()
 	return s.write(ctx, "delete relationship", func(tx neo4j.ManagedTransaction) error {
-		w := newWhere(params{"uk": uk(s.sk(sc.Tenant), id)})
-		s.edgeVisible(w, sc)
-		row, err := single(ctx, tx, `MATCH (a:Context)-[r:LINK {uk: $uk}]->(b:Context) WHERE `+w.String()+` DELETE r RETURN true AS gone`, w.p)
-		if err != nil {
-			return err
-		}
-		if row == nil {
-			return notFound("relationship", id)
-		}
-		return nil
+		return s.deleteRelationshipTx(ctx, tx, sc, id, now)
 	})
 }
 

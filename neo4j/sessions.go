@@ -23,16 +23,23 @@ func (s *Store) ensureSession(ctx context.Context, tx neo4j.ManagedTransaction, 
 	if touch {
 		onMatch = ` ON MATCH SET s.lastActiveAt = $now, s.updatedAt = $now`
 	}
-	row, err := single(ctx, tx, `MERGE (s:Session {uk: $uk})
+	row, err := single(ctx, tx, `OPTIONAL MATCH (old:Session {uk: $uk})
+		WITH old IS NULL AS isNew
+		MERGE (s:Session {uk: $uk})
 		ON CREATE SET s.sk = $sk, s.tenant = $tenant, s.id = $id, s.userId = $uid, s.title = '', s.metadata = '{}',
 			s.createdAt = $now, s.updatedAt = $now, s.lastActiveAt = $now`+onMatch+`
-		RETURN s.userId AS owner`,
+		RETURN s.userId AS owner, isNew`,
 		params{"uk": uk(sk, id), "sk": sk, "tenant": sc.Tenant, "id": id, "uid": uid, "now": nanos(now)})
 	if err != nil {
 		return err
 	}
 	if sc.UserID != "" && row != nil && str(row["owner"]) != sc.UserID {
 		return conflict(loc, "session id %q is already taken", id)
+	}
+	if isNew, _ := row["isNew"].(bool); isNew {
+		return s.logSession(ctx, tx, sc, contextd.OpCreate, id, now)
+	} else if touch {
+		return s.logSession(ctx, tx, sc, contextd.OpUpdate, id, now)
 	}
 	return nil
 }
@@ -116,8 +123,10 @@ func (s *Store) CreateSession(ctx context.Context, sc contextd.Scope, c contextd
 			params{"uk": uk(sk, id), "sk": sk, "tenant": sc.Tenant, "id": id, "uid": uid, "title": c.Title, "meta": meta, "now": nanos(now)}); err != nil {
 			return err
 		}
-		out, err = s.getSession(ctx, tx, sc, id, now)
-		return err
+		if out, err = s.getSession(ctx, tx, sc, id, now); err != nil {
+			return err
+		}
+		return s.logSession(ctx, tx, sc, contextd.OpCreate, id, now)
 	})
 	if err != nil {
 		return nil, err
@@ -187,17 +196,8 @@ func (s *Store) FindSessions(ctx context.Context, sc contextd.Scope, f contextd.
 // DeleteSession implements contextd.SessionStore: the session and its
 // memories go; contexts keep their sessionId.
 func (s *Store) DeleteSession(ctx context.Context, sc contextd.Scope, id string) error {
+	now := s.clock()
 	return s.write(ctx, "delete session", func(tx neo4j.ManagedTransaction) error {
-		sk := s.sk(sc.Tenant)
-		w := newWhere(params{"uk": uk(sk, id)})
-		s.visible(w, sc, "s")
-		row, err := single(ctx, tx, `MATCH (s:Session {uk: $uk}) WHERE `+w.String()+` DETACH DELETE s RETURN true AS gone`, w.p)
-		if err != nil {
-			return err
-		}
-		if row == nil {
-			return notFound("session", id)
-		}
-		return exec(ctx, tx, `MATCH (m:Memory) WHERE m.sk = $sk AND m.sessionId = $id DETACH DELETE m`, params{"sk": sk, "id": id})
+		return s.deleteSessionTx(ctx, tx, sc, id, now)
 	})
 }

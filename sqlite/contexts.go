@@ -123,6 +123,9 @@ func (s *Store) CreateContexts(ctx context.Context, sc contextd.Scope, items []c
 			if err := writeContextTags(ctx, tx, sc.Tenant, pks[i], c.Tags, now); err != nil {
 				return err
 			}
+			if err := logPut(ctx, tx, sc, contextd.OpCreate, contextRecord(sc, c), now); err != nil {
+				return err
+			}
 			out[i] = c
 		}
 		// Relationships after every item exists: targets may be later items.
@@ -130,7 +133,11 @@ func (s *Store) CreateContexts(ctx context.Context, sc contextd.Scope, items []c
 			for j, r := range items[i].Relationships {
 				loc := "items[" + strconv.Itoa(i) + "].relationships[" + strconv.Itoa(j) + "]"
 				r.SourceID = out[i].ID
-				if _, err := s.insertRelationship(ctx, tx, sc, r, now, loc); err != nil {
+				rel, err := s.insertRelationship(ctx, tx, sc, r, now, loc)
+				if err != nil {
+					return err
+				}
+				if err := logPut(ctx, tx, sc, contextd.OpCreate, relationshipRecord(sc, rel), now); err != nil {
 					return err
 				}
 			}
@@ -305,6 +312,9 @@ func (s *Store) UpdateContext(ctx context.Context, sc contextd.Scope, id string,
 			c.Title, c.Content, c.Type, c.Status, c.SessionID, tags, meta, nanos(now), c.Version, pk); err != nil {
 			return err
 		}
+		if err := logPut(ctx, tx, sc, contextd.OpUpdate, contextRecord(sc, c), now); err != nil {
+			return err
+		}
 		return fillRelationships(ctx, tx, sc, []*contextd.Context{c})
 	})
 	if err != nil {
@@ -316,22 +326,9 @@ func (s *Store) UpdateContext(ctx context.Context, sc contextd.Scope, id string,
 // DeleteContext implements contextd.ContextStore. Its tags and relationships
 // go with it (ON DELETE CASCADE), its index entry with the delete trigger.
 func (s *Store) DeleteContext(ctx context.Context, sc contextd.Scope, id string) error {
+	now := s.clock()
 	return s.write(ctx, "delete context", func(tx *conn) error {
-		var b sqlBuilder
-		b.visible(sc, "c")
-		b.add("c.id = ?", id)
-		var (
-			pk             int64
-			title, content string
-		)
-		err := tx.QueryRowContext(ctx, `DELETE FROM contexts AS c WHERE `+b.where()+` RETURNING pk, title, content`, b.args...).
-			Scan(&pk, &title, &content)
-		if errors.Is(err, sql.ErrNoRows) {
-			return notFound("context", id)
-		} else if err != nil {
-			return err
-		}
-		return unindexContext(ctx, tx, pk, title, content)
+		return deleteContextTx(ctx, tx, sc, id, now)
 	})
 }
 

@@ -118,6 +118,9 @@ func (s *Store) CreateMemories(ctx context.Context, sc contextd.Scope, items []c
 			if err := writeMemoryTags(ctx, tx, sc.Tenant, pk, m.Tags, now); err != nil {
 				return err
 			}
+			if err := logPut(ctx, tx, sc, contextd.OpCreate, memoryRecord(sc, m), now); err != nil {
+				return err
+			}
 			out[i] = m
 		}
 		return nil
@@ -284,9 +287,18 @@ func (s *Store) UpdateMemory(ctx context.Context, sc contextd.Scope, id string, 
 			nullNanos(m.ExpiresAt), nanos(now), m.Version, pk); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE sessions SET last_active_at = ?, updated_at = ? WHERE tenant = ? AND id = ?`,
+		if err := logPut(ctx, tx, sc, contextd.OpUpdate, memoryRecord(sc, m), now); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE sessions SET last_active_at = ?, updated_at = ? WHERE tenant = ? AND id = ?`,
 			nanos(now), nanos(now), sc.Tenant, m.SessionID)
-		return err
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err // a memory whose session was deleted: nothing to log
+		}
+		return logSession(ctx, tx, sc, contextd.OpUpdate, m.SessionID, now)
 	})
 	if err != nil {
 		return nil, err
@@ -299,21 +311,36 @@ func (s *Store) UpdateMemory(ctx context.Context, sc contextd.Scope, id string, 
 func (s *Store) DeleteMemory(ctx context.Context, sc contextd.Scope, id string) error {
 	now := s.clock()
 	return s.write(ctx, "delete memory", func(tx *conn) error {
-		var b sqlBuilder
-		b.live(sc, "m", now)
-		b.add("m.id = ?", id)
-		var (
-			pk      int64
-			content string
-		)
-		err := tx.QueryRowContext(ctx, `DELETE FROM memories AS m WHERE `+b.where()+` RETURNING pk, content`, b.args...).Scan(&pk, &content)
-		if errors.Is(err, sql.ErrNoRows) {
-			return notFound("memory", id)
-		} else if err != nil {
-			return err
-		}
-		return unindexMemory(ctx, tx, pk, content)
+		return deleteMemoryTx(ctx, tx, sc, id, now, now)
 	})
+}
+
+// deleteMemoryTx deletes one visible memory, live at liveAt (any memory
+// when liveAt is zero), and logs it.
+func deleteMemoryTx(ctx context.Context, tx *conn, sc contextd.Scope, id string, liveAt, now time.Time) error {
+	var b sqlBuilder
+	if liveAt.IsZero() {
+		b.visible(sc, "m")
+	} else {
+		b.live(sc, "m", liveAt)
+	}
+	b.add("m.id = ?", id)
+	var (
+		pk              int64
+		content, userID string
+		version         int64
+	)
+	err := tx.QueryRowContext(ctx, `DELETE FROM memories AS m WHERE `+b.where()+` RETURNING pk, content, user_id, version`, b.args...).
+		Scan(&pk, &content, &userID, &version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFound("memory", id)
+	} else if err != nil {
+		return err
+	}
+	if err := unindexMemory(ctx, tx, pk, content); err != nil {
+		return err
+	}
+	return logDelete(ctx, tx, sc, contextd.KindMemory, id, userID, version, now)
 }
 
 // indexMemory adds a memory's text to both full-text indexes (see indexContext).

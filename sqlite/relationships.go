@@ -212,8 +212,10 @@ func (s *Store) CreateRelationship(ctx context.Context, sc contextd.Scope, r con
 	var out *contextd.Relationship
 	err := s.write(ctx, "create relationship", func(tx *conn) error {
 		var err error
-		out, err = s.insertRelationship(ctx, tx, sc, r, now, "")
-		return err
+		if out, err = s.insertRelationship(ctx, tx, sc, r, now, ""); err != nil {
+			return err
+		}
+		return logPut(ctx, tx, sc, contextd.OpCreate, relationshipRecord(sc, out), now)
 	})
 	if err != nil {
 		return nil, err
@@ -246,21 +248,27 @@ func (s *Store) FindRelationships(ctx context.Context, sc contextd.Scope, f cont
 
 // DeleteRelationship implements contextd.ContextStore.
 func (s *Store) DeleteRelationship(ctx context.Context, sc contextd.Scope, id string) error {
+	now := s.clock()
 	return s.write(ctx, "delete relationship", func(tx *conn) error {
-		var b sqlBuilder
-		b.edgeVisible(sc, "r")
-		b.add("r.id = ?", id)
-		res, err := tx.ExecContext(ctx, `DELETE FROM relationships AS r WHERE `+b.where(), b.args...)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return notFound("relationship", id)
-		}
-		return nil
+		return deleteRelationshipTx(ctx, tx, sc, id, now)
 	})
+}
+
+// deleteRelationshipTx deletes one visible edge and logs it.
+func deleteRelationshipTx(ctx context.Context, tx *conn, sc contextd.Scope, id string, now time.Time) error {
+	var b sqlBuilder
+	b.edgeVisible(sc, "r")
+	b.add("r.id = ?", id)
+	res, err := tx.ExecContext(ctx, `DELETE FROM relationships AS r WHERE `+b.where(), b.args...)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return notFound("relationship", id)
+	}
+	return logDelete(ctx, tx, sc, contextd.KindRelationship, id, "", 0, now)
 }
 
 // Graph implements contextd.ContextStore: contextd.WalkGraph, with one query

@@ -21,9 +21,11 @@ func (s *Store) ensureSession(ctx context.Context, tx *conn, sc contextd.Scope, 
 	err := tx.QueryRowContext(ctx, `SELECT user_id FROM sessions WHERE tenant = ? AND id = ?`, sc.Tenant, id).Scan(&owner)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (tenant, id, user_id, title, metadata, created_at, updated_at, last_active_at)
-			VALUES (?, ?, ?, '', '{}', ?, ?, ?)`, sc.Tenant, id, uid, nanos(now), nanos(now), nanos(now))
-		return err
+		if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (tenant, id, user_id, title, metadata, created_at, updated_at, last_active_at)
+			VALUES (?, ?, ?, '', '{}', ?, ?, ?)`, sc.Tenant, id, uid, nanos(now), nanos(now), nanos(now)); err != nil {
+			return err
+		}
+		return logSession(ctx, tx, sc, contextd.OpCreate, id, now)
 	case err != nil:
 		return err
 	}
@@ -31,9 +33,11 @@ func (s *Store) ensureSession(ctx context.Context, tx *conn, sc contextd.Scope, 
 		return conflict(loc, "session id %q is already taken", id)
 	}
 	if touch {
-		_, err := tx.ExecContext(ctx, `UPDATE sessions SET last_active_at = ?, updated_at = ? WHERE tenant = ? AND id = ?`,
-			nanos(now), nanos(now), sc.Tenant, id)
-		return err
+		if _, err := tx.ExecContext(ctx, `UPDATE sessions SET last_active_at = ?, updated_at = ? WHERE tenant = ? AND id = ?`,
+			nanos(now), nanos(now), sc.Tenant, id); err != nil {
+			return err
+		}
+		return logSession(ctx, tx, sc, contextd.OpUpdate, id, now)
 	}
 	return nil
 }
@@ -120,8 +124,10 @@ func (s *Store) CreateSession(ctx context.Context, sc contextd.Scope, c contextd
 			return err
 		}
 		var err error
-		out, err = getSession(ctx, tx, sc, id, now)
-		return err
+		if out, err = getSession(ctx, tx, sc, id, now); err != nil {
+			return err
+		}
+		return logSession(ctx, tx, sc, contextd.OpCreate, id, now)
 	})
 	if err != nil {
 		return nil, err
@@ -191,45 +197,53 @@ func (s *Store) FindSessions(ctx context.Context, sc contextd.Scope, f contextd.
 // memories go (their index entries with the delete trigger); contexts keep
 // their sessionId.
 func (s *Store) DeleteSession(ctx context.Context, sc contextd.Scope, id string) error {
+	now := s.clock()
 	return s.write(ctx, "delete session", func(tx *conn) error {
-		var b sqlBuilder
-		b.visible(sc, "s")
-		b.add("s.id = ?", id)
-		res, err := tx.ExecContext(ctx, `DELETE FROM sessions AS s WHERE `+b.where(), b.args...)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return notFound("session", id)
-		}
-		rows, err := tx.QueryContext(ctx, `DELETE FROM memories WHERE tenant = ? AND session_id = ? RETURNING pk, content`, sc.Tenant, id)
-		if err != nil {
-			return err
-		}
-		type gone struct {
-			pk      int64
-			content string
-		}
-		var deleted []gone
-		for rows.Next() {
-			var g gone
-			if err := rows.Scan(&g.pk, &g.content); err != nil {
-				rows.Close()
-				return err
-			}
-			deleted = append(deleted, g)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for _, g := range deleted {
-			if err := unindexMemory(ctx, tx, g.pk, g.content); err != nil {
-				return err
-			}
-		}
-		return nil
+		return deleteSessionTx(ctx, tx, sc, id, now)
 	})
+}
+
+// deleteSessionTx deletes a visible session and its memories, logging each.
+func deleteSessionTx(ctx context.Context, tx *conn, sc contextd.Scope, id string, now time.Time) error {
+	var b sqlBuilder
+	b.visible(sc, "s")
+	b.add("s.id = ?", id)
+	var userID string
+	err := tx.QueryRowContext(ctx, `DELETE FROM sessions AS s WHERE `+b.where()+` RETURNING user_id`, b.args...).Scan(&userID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFound("session", id)
+	} else if err != nil {
+		return err
+	}
+	rows, err := tx.QueryContext(ctx, `DELETE FROM memories WHERE tenant = ? AND session_id = ? RETURNING pk, content, id, user_id, version`, sc.Tenant, id)
+	if err != nil {
+		return err
+	}
+	type gone struct {
+		pk                  int64
+		content, id, userID string
+		version             int64
+	}
+	var deleted []gone
+	for rows.Next() {
+		var g gone
+		if err := rows.Scan(&g.pk, &g.content, &g.id, &g.userID, &g.version); err != nil {
+			rows.Close()
+			return err
+		}
+		deleted = append(deleted, g)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, g := range deleted {
+		if err := unindexMemory(ctx, tx, g.pk, g.content); err != nil {
+			return err
+		}
+		if err := logDelete(ctx, tx, sc, contextd.KindMemory, g.id, g.userID, g.version, now); err != nil {
+			return err
+		}
+	}
+	return logDelete(ctx, tx, sc, contextd.KindSession, id, userID, 0, now)
 }

@@ -17,7 +17,9 @@ var (
 // exportPage is how many rows one read transaction of Export takes.
 const exportPage = 1000
 
-// Export implements contextd.Exporter. Each page of rows is read in its own
+// Export implements contextd.Exporter. Its pages go by rowid (NOT INDEXED:
+// without it the planner takes the tenant's index and sorts the whole
+// tenant for every page, a quadratic export). Each page of rows is read in its own
 // read transaction and handed to fn outside it, so a slow fn (writing to
 // another store) holds no snapshot; run it on a store nobody writes to.
 func (s *Store) Export(ctx context.Context, fn func(*contextd.Record) error) error {
@@ -60,7 +62,7 @@ func (s *Store) Export(ctx context.Context, fn func(*contextd.Record) error) err
 	for _, t := range tenants {
 		args := []any{t}
 		err := s.exportTable(ctx, "export sessions", `SELECT s.pk, s.id, s.user_id, s.title, s.metadata, s.created_at, s.updated_at,
-			s.last_active_at, 0, 0 FROM sessions s WHERE s.tenant = ? AND s.pk > ? ORDER BY s.pk LIMIT ?`, args,
+			s.last_active_at, 0, 0 FROM sessions s NOT INDEXED WHERE s.tenant = ? AND s.pk > ? ORDER BY s.pk LIMIT ?`, args,
 			func(rows *sql.Rows) (*contextd.Record, int64, error) {
 				var pk int64
 				ss, err := scanSession(prefixScanner{rows, []any{&pk}, nil})
@@ -72,7 +74,7 @@ func (s *Store) Export(ctx context.Context, fn func(*contextd.Record) error) err
 		if err != nil {
 			return err
 		}
-		err = s.exportTable(ctx, "export contexts", `SELECT `+contextCols+` FROM contexts c WHERE c.tenant = ? AND c.pk > ? ORDER BY c.pk LIMIT ?`, args,
+		err = s.exportTable(ctx, "export contexts", `SELECT `+contextCols+` FROM contexts c NOT INDEXED WHERE c.tenant = ? AND c.pk > ? ORDER BY c.pk LIMIT ?`, args,
 			func(rows *sql.Rows) (*contextd.Record, int64, error) {
 				c, pk, err := scanContext(rows)
 				if err != nil {
@@ -84,7 +86,7 @@ func (s *Store) Export(ctx context.Context, fn func(*contextd.Record) error) err
 		if err != nil {
 			return err
 		}
-		err = s.exportTable(ctx, "export relationships", `SELECT r.pk, `+relCols+` FROM relationships r WHERE r.tenant = ? AND r.pk > ? ORDER BY r.pk LIMIT ?`, args,
+		err = s.exportTable(ctx, "export relationships", `SELECT r.pk, `+relCols+` FROM relationships r NOT INDEXED WHERE r.tenant = ? AND r.pk > ? ORDER BY r.pk LIMIT ?`, args,
 			func(rows *sql.Rows) (*contextd.Record, int64, error) {
 				var pk int64
 				r, err := scanRelationship(prefixScanner{rows, []any{&pk}, nil})
@@ -96,7 +98,7 @@ func (s *Store) Export(ctx context.Context, fn func(*contextd.Record) error) err
 		if err != nil {
 			return err
 		}
-		err = s.exportTable(ctx, "export memories", `SELECT `+memoryCols+` FROM memories m WHERE m.tenant = ? AND m.pk > ? ORDER BY m.pk LIMIT ?`, args,
+		err = s.exportTable(ctx, "export memories", `SELECT `+memoryCols+` FROM memories m NOT INDEXED WHERE m.tenant = ? AND m.pk > ? ORDER BY m.pk LIMIT ?`, args,
 			func(rows *sql.Rows) (*contextd.Record, int64, error) {
 				m, pk, err := scanMemory(rows)
 				if err != nil {

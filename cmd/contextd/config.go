@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/contextd/contextd/backup"
 )
 
 // Config is every setting of contextd. Precedence, lowest first: the defaults
@@ -50,6 +52,10 @@ type Config struct {
 	AlertmanagerURL       string   `json:"alertmanagerUrl"`       // ALERTMANAGER_URL: Alertmanager base URL (alerts go to /api/v2/alerts); "" none
 	IntegrityInterval     Duration `json:"integrityInterval"`     // INTEGRITY_CHECK_INTERVAL: read-only index check by the health monitor; default 1h; 0 turns it off
 	PprofAddr             string   `json:"pprofAddr"`             // PPROF_ADDR: loopback host:port serving Go's profiles at /debug/pprof/; "" (default) off
+	BackupSchedule        string   `json:"backupSchedule"`        // BACKUP_SCHEDULE: off (default), hourly, daily, weekly or a duration: scheduled backups into BACKUP_DIRECTORY
+	BackupRetentionDays   int      `json:"backupRetentionDays"`   // BACKUP_RETENTION_DAYS: backups older than this are pruned (daily/weekly/monthly tiers); default 90
+	TemplatesDirectory    string   `json:"templatesDirectory"`    // TEMPLATES_DIRECTORY: context templates, TYPE.json each; default ./templates; missing means none
+	LogFile               string   `json:"logFile"`               // LOG_FILE: the server also logs to this file, rotated at 100 MiB, gzipped, kept 30 days; "" (default) means stderr only
 }
 
 // Duration is a time.Duration read from JSON as "30s" or a number of seconds.
@@ -107,6 +113,8 @@ func defaultConfig() Config {
 		ShutdownTimeout:       Duration(15 * time.Second),
 		RequestTimeout:        Duration(30 * time.Second),
 		IntegrityInterval:     Duration(time.Hour),
+		BackupRetentionDays:   90,
+		TemplatesDirectory:    "./templates",
 	}
 }
 
@@ -195,6 +203,10 @@ var settings = []setting{
 	{"ALERTMANAGER_URL", "alertmanager-url", "Alertmanager URL that receives alerts", strSet(func(c *Config) *string { return &c.AlertmanagerURL })},
 	{"INTEGRITY_CHECK_INTERVAL", "integrity-check-interval", "interval of the scheduled index integrity check (0: off)", durSet(func(c *Config) *Duration { return &c.IntegrityInterval })},
 	{"PPROF_ADDR", "pprof-addr", "loopback host:port serving Go's profiles at /debug/pprof/ (empty: off)", strSet(func(c *Config) *string { return &c.PprofAddr })},
+	{"BACKUP_SCHEDULE", "backup-schedule", "scheduled backups: off, hourly, daily, weekly or a duration", strSet(func(c *Config) *string { return &c.BackupSchedule })},
+	{"LOG_FILE", "log-file", "also log to this file (rotated, kept 30 days)", strSet(func(c *Config) *string { return &c.LogFile })},
+	{"TEMPLATES_DIRECTORY", "templates-directory", "folder of context templates (TYPE.json)", strSet(func(c *Config) *string { return &c.TemplatesDirectory })},
+	{"BACKUP_RETENTION_DAYS", "backup-retention-days", "days backups are kept (tiers: daily, weekly, monthly)", intSet(func(c *Config) *int { return &c.BackupRetentionDays })},
 }
 
 // secretFiles are the settings that may be read from a file named by NAME_FILE.
@@ -339,6 +351,11 @@ func (c *Config) Validate() error {
 		return &configError{"LOG_FORMAT", fmt.Sprintf("must be json or text (got %q)", c.LogFormat)}
 	case c.IntegrityInterval < 0:
 		return &configError{"INTEGRITY_CHECK_INTERVAL", "must not be negative (0 turns the check off)"}
+	case c.BackupRetentionDays < 1:
+		return &configError{"BACKUP_RETENTION_DAYS", fmt.Sprintf("must be at least 1 (got %d)", c.BackupRetentionDays)}
+	}
+	if _, err := backup.ParseSchedule(c.BackupSchedule); err != nil {
+		return &configError{"BACKUP_SCHEDULE", err.Error()}
 	}
 	if err := checkPprofAddr(c.PprofAddr); err != nil {
 		return &configError{"PPROF_ADDR", err.Error()}

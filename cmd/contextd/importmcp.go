@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,27 +13,30 @@ import (
 	"github.com/contextd/contextd/mcpapi"
 )
 
-// runImportMCP is "contextd import --format mcp-memory [--tenant T] FILE":
-// it brings a memory.jsonl of the reference MCP memory server into the local
-// store as entities (contexts) and relations, and prints what it did as JSON.
-// Importing the same file again adds nothing.
+// runImportMCP is "contextd import [--format F] [--tenant T] FILE": a
+// contextd-export (contextd export, GET /v1/export) loaded idempotently
+// (into its own tenants, or all into T), or with --format mcp-memory a
+// memory.jsonl of the reference MCP memory server brought in as entities
+// (contexts) and relations (into T, default "default"). The format is
+// detected from the first line unless given. It prints what it did as JSON;
+// importing the same file again adds nothing.
 func runImportMCP(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fset := newFlagSet("import", stderr)
 	var (
-		format = fset.String("format", "mcp-memory", "input format: mcp-memory (a memory.jsonl of @modelcontextprotocol/server-memory)")
-		tenant = fset.String("tenant", "default", "tenant to import into")
+		format = fset.String("format", "auto", "input format: contextd (a contextd-export), mcp-memory (a memory.jsonl of @modelcontextprotocol/server-memory) or auto")
+		tenant = fset.String("tenant", "", "tenant to import into (contextd: default each line's own; mcp-memory: default \"default\")")
 	)
 	cfg, err := loadConfig(fset, args, getenv)
 	if err != nil {
 		return err
 	}
-	if *format != "mcp-memory" {
-		return usageError{fmt.Sprintf("import --format %q: this command reads mcp-memory", *format)}
+	if *format != "mcp-memory" && *format != "contextd" && *format != "auto" {
+		return usageError{fmt.Sprintf("import --format %q: must be contextd, mcp-memory or auto", *format)}
 	}
 	if fset.NArg() != 1 {
-		return usageError{"import --format mcp-memory needs one FILE (- for standard input)"}
+		return usageError{"import needs one FILE (- for standard input)"}
 	}
-	if !contextd.ValidTenant(*tenant) {
+	if *tenant != "" && !contextd.ValidTenant(*tenant) {
 		return usageError{fmt.Sprintf("--tenant %q: must be 1..128 characters of letters, digits and _.@:~-", *tenant)}
 	}
 	var in io.Reader = os.Stdin
@@ -43,12 +48,35 @@ func runImportMCP(ctx context.Context, args []string, getenv func(string) string
 		defer f.Close()
 		in = f
 	}
+	br := bufio.NewReaderSize(in, 1<<20)
+	if *format == "auto" {
+		*format = "mcp-memory"
+		first, _ := br.Peek(512)
+		var h struct {
+			Format string `json:"format"`
+		}
+		line, _, _ := bytes.Cut(first, []byte("\n"))
+		if json.Unmarshal(line, &h) == nil && h.Format == contextd.ExportFormat || bytes.Contains(line, []byte(`"format":"`+contextd.ExportFormat+`"`)) {
+			*format = "contextd"
+		}
+	}
 	logger := newLogger(cfg, stderr)
 	store, err := openStore(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	if *format == "contextd" {
+		res, err := contextd.ImportStream(ctx, store, br, *tenant, "import")
+		if err != nil {
+			return err
+		}
+		return json.NewEncoder(stdout).Encode(res)
+	}
+	in = br
+	if *tenant == "" {
+		*tenant = "default"
+	}
 	p := &contextd.Principal{Tenant: *tenant, Role: contextd.RoleAdmin, Subject: "import"}
 	st, err := mcpapi.ImportMemoryJSONL(ctx, contextd.NewService(store), p, in)
 	if err != nil {

@@ -56,8 +56,16 @@ Usage:
   contextd keys revoke ID [--tenant T]
   contextd mcp [--tenant T] [--url URL --api-key KEY]
                                            MCP over stdio, on the local store or a remote server
-  contextd import --format mcp-memory [--tenant T] FILE
-                                           bring over a reference MCP memory server's memory.jsonl
+  contextd import [--format contextd|mcp-memory] [--tenant T] FILE
+                                           load a contextd export idempotently, or bring over a
+                                           reference MCP memory server's memory.jsonl
+  contextd export [--tenant T] [--out FILE] [--format ndjson|graphml|cypher]
+                                           a consistent export (every tenant by default)
+  contextd backup [--dir DIR]             make a backup in BACKUP_DIRECTORY; prints its path
+  contextd backup verify PATH | list | prune
+  contextd restore PATH [--to-time RFC3339]
+                                           replace the store (stopped) by a backup, or by the
+                                           state at a moment (point-in-time recovery)
   contextd check [--full] [--json]        check that the full-text indexes agree with the rows
   contextd version
 
@@ -86,6 +94,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runMigrate(ctx, args, getenv, stdout, stderr)
 	case "import":
 		return runImportMCP(ctx, args, getenv, stdout, stderr)
+	case "export":
+		return runExport(ctx, args, getenv, stdout, stderr)
+	case "backup":
+		return runBackup(ctx, args, getenv, stdout, stderr)
+	case "restore":
+		return runRestore(ctx, args, getenv, stdout, stderr)
 	case "check":
 		return runCheck(ctx, args, getenv, stdout, stderr)
 	case "healthcheck":

@@ -13,12 +13,14 @@ import (
 	"time"
 
 	"github.com/contextd/contextd"
+	"github.com/contextd/contextd/backup"
 	"github.com/contextd/contextd/httpapi"
 	"github.com/contextd/contextd/mcpapi"
 	"github.com/contextd/contextd/monitor"
 	"github.com/contextd/contextd/neo4j"
 	"github.com/contextd/contextd/sqlite"
 	"github.com/prometheus/client_golang/prometheus"
+	"gopkg.in/natefinch/lumberjack.v2"
 )
 
 // openStore opens the configured store.
@@ -46,6 +48,13 @@ func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
+// The rotation of LOG_FILE: a new file every 100 MiB, old ones gzipped and
+// removed after 30 days.
+const (
+	logFileMaxMB   = 100
+	logFileMaxDays = 30
+)
+
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fset := newFlagSet("serve", stderr)
 	cfg, err := loadConfig(fset, args, getenv)
@@ -55,9 +64,22 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if fset.NArg() > 0 {
 		return usageError{fmt.Sprintf("serve takes no arguments (got %q)", fset.Arg(0))}
 	}
-	logger := newLogger(cfg, stderr)
+	logOut := stderr
+	if cfg.LogFile != "" {
+		lj := &lumberjack.Logger{Filename: cfg.LogFile, MaxSize: logFileMaxMB, MaxAge: logFileMaxDays, Compress: true}
+		defer lj.Close()
+		logOut = io.MultiWriter(stderr, lj)
+	}
+	logger := newLogger(cfg, logOut)
 	started := time.Now()
 
+	if cfg.Store == "sqlite" { // a restore refuses to replace a store in use
+		release, err := backup.LockDir(cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	store, err := openStore(ctx, cfg, logger)
 	if err != nil {
 		return err
@@ -87,7 +109,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	svc := contextd.NewService(served)
+	svc, err := newService(served, cfg, logger)
+	if err != nil {
+		return err
+	}
 	if err := bootstrapAdminKey(ctx, svc, stdout); err != nil {
 		return err
 	}
@@ -121,7 +146,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 
+	backups, err := backup.New(backup.Options{Dir: cfg.BackupDirectory, Store: served, Logger: logger,
+		Retention: backup.Retention{Days: cfg.BackupRetentionDays, Daily: backup.DefaultRetention.Daily, Weekly: backup.DefaultRetention.Weekly}})
+	if err != nil {
+		return err
+	}
 	handler, err := httpapi.NewHandler(httpapi.Config{
+		Backups:        backups,
 		Service:        svc,
 		Logger:         logger.With("component", "http"),
 		Registry:       reg,
@@ -164,6 +195,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	monDone := make(chan struct{})
 	go func() { defer close(monDone); mon.Run(monCtx) }()
 	defer func() { stopMonitor(); <-monDone }() // before the store closes: a last tick must not find it closed
+	if every, _ := backup.ParseSchedule(cfg.BackupSchedule); every > 0 {
+		bctx, stopBackups := context.WithCancel(ctx)
+		backupsDone := make(chan struct{})
+		go func() { defer close(backupsDone); backups.Run(bctx, every) }()
+		defer func() { stopBackups(); <-backupsDone }()
+		logger.Info("scheduled backups", "every", every.String(), "dir", cfg.BackupDirectory, "retentionDays", cfg.BackupRetentionDays)
+	}
 	logger.Info("contextd listening", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String(),
 		"store", store.Kind(), "env", cfg.Env, "version", buildVersion())
 
