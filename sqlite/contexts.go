@@ -119,6 +119,9 @@ func (s *Store) CreateContexts(ctx context.Context, sc contextd.Scope, items []c
 			if err := indexContext(ctx, tx, pks[i], c.Title, c.Content); err != nil {
 				return err
 			}
+			if err := putVector(ctx, tx, contextd.VectorContext, pks[i], it.Vector, it.VectorModel); err != nil {
+				return err
+			}
 			if err := writeContextTags(ctx, tx, sc.Tenant, pks[i], c.Tags, now); err != nil {
 				return err
 			}
@@ -139,6 +142,7 @@ func (s *Store) CreateContexts(ctx context.Context, sc contextd.Scope, items []c
 	if err != nil {
 		return nil, err
 	}
+	s.contextsCreated(sc.Tenant, items, out)
 	return out, nil
 }
 
@@ -304,17 +308,22 @@ func (s *Store) UpdateContext(ctx context.Context, sc contextd.Scope, id string,
 			c.Title, c.Content, c.Type, c.Status, c.SessionID, tags, meta, nanos(now), c.Version, pk); err != nil {
 			return err
 		}
+		if err := putVector(ctx, tx, contextd.VectorContext, pk, u.Vector, u.VectorModel); err != nil {
+			return err
+		}
 		return fillRelationships(ctx, tx, sc, []*contextd.Context{c})
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.contextsWritten(sc.Tenant, u.VectorModel, []*contextd.Context{c}, [][]float32{u.Vector})
 	return c, nil
 }
 
 // DeleteContext implements contextd.ContextStore. Its tags and relationships
 // go with it (ON DELETE CASCADE), its index entry with the delete trigger.
 func (s *Store) DeleteContext(ctx context.Context, sc contextd.Scope, id string) error {
+	defer s.vectorsRemoved(sc.Tenant, contextd.VectorContext, id)
 	return s.write(ctx, "delete context", func(tx *conn) error {
 		var b sqlBuilder
 		b.visible(sc, "c")

@@ -114,6 +114,9 @@ func (s *Store) CreateMemories(ctx context.Context, sc contextd.Scope, items []c
 			if err := indexMemory(ctx, tx, pk, m.Content); err != nil {
 				return err
 			}
+			if err := putVector(ctx, tx, contextd.VectorMemory, pk, items[i].Vector, items[i].VectorModel); err != nil {
+				return err
+			}
 			if err := writeMemoryTags(ctx, tx, sc.Tenant, pk, m.Tags, now); err != nil {
 				return err
 			}
@@ -124,6 +127,7 @@ func (s *Store) CreateMemories(ctx context.Context, sc contextd.Scope, items []c
 	if err != nil {
 		return nil, err
 	}
+	s.memoriesCreated(sc.Tenant, items, out)
 	return out, nil
 }
 
@@ -283,6 +287,9 @@ func (s *Store) UpdateMemory(ctx context.Context, sc contextd.Scope, id string, 
 			nullNanos(m.ExpiresAt), nanos(now), m.Version, pk); err != nil {
 			return err
 		}
+		if err := putVector(ctx, tx, contextd.VectorMemory, pk, u.Vector, u.VectorModel); err != nil {
+			return err
+		}
 		_, err = tx.ExecContext(ctx, `UPDATE sessions SET last_active_at = ?, updated_at = ? WHERE tenant = ? AND id = ?`,
 			nanos(now), nanos(now), sc.Tenant, m.SessionID)
 		return err
@@ -290,6 +297,7 @@ func (s *Store) UpdateMemory(ctx context.Context, sc contextd.Scope, id string, 
 	if err != nil {
 		return nil, err
 	}
+	s.memoriesWritten(sc.Tenant, u.VectorModel, []*contextd.Memory{m}, [][]float32{u.Vector})
 	return m, nil
 }
 
@@ -297,6 +305,7 @@ func (s *Store) UpdateMemory(ctx context.Context, sc contextd.Scope, id string, 
 // gone for the API: deleting it is ENOTFOUND.
 func (s *Store) DeleteMemory(ctx context.Context, sc contextd.Scope, id string) error {
 	now := s.clock()
+	defer s.vectorsRemoved(sc.Tenant, contextd.VectorMemory, id)
 	return s.write(ctx, "delete memory", func(tx *conn) error {
 		var b sqlBuilder
 		b.live(sc, "m", now)

@@ -191,6 +191,7 @@ func (s *Store) FindSessions(ctx context.Context, sc contextd.Scope, f contextd.
 // memories go (their index entries with the delete trigger); contexts keep
 // their sessionId.
 func (s *Store) DeleteSession(ctx context.Context, sc contextd.Scope, id string) error {
+	defer s.vectorsRemoved(sc.Tenant, contextd.VectorMemory)
 	return s.write(ctx, "delete session", func(tx *conn) error {
 		var b sqlBuilder
 		b.visible(sc, "s")

@@ -49,6 +49,9 @@ type Config struct {
 	AlertWebhookURLs      string   `json:"alertWebhookUrls"`      // ALERT_WEBHOOK_URLS: comma-separated http(s) URLs receiving every alert change as JSON; "" none
 	AlertmanagerURL       string   `json:"alertmanagerUrl"`       // ALERTMANAGER_URL: Alertmanager base URL (alerts go to /api/v2/alerts); "" none
 	IntegrityInterval     Duration `json:"integrityInterval"`     // INTEGRITY_CHECK_INTERVAL: read-only index check by the health monitor; default 1h; 0 turns it off
+	EmbeddingsProvider    string   `json:"embeddingsProvider"`    // EMBEDDINGS_PROVIDER: builtin (default), openai or off
+	EmbeddingsURL         string   `json:"embeddingsUrl"`         // EMBEDDINGS_URL: base URL of an OpenAI-compatible /v1/embeddings server (openai)
+	EmbeddingsModel       string   `json:"embeddingsModel"`       // EMBEDDINGS_MODEL: model name sent to it (openai)
 }
 
 // Duration is a time.Duration read from JSON as "30s" or a number of seconds.
@@ -178,6 +181,9 @@ var settings = []setting{
 	{"NEO4J_PASSWORD", "", "Neo4j password", strSet(func(c *Config) *string { return &c.Neo4jPassword })},
 	{"NEO4J_DATABASE", "neo4j-database", "Neo4j database", strSet(func(c *Config) *string { return &c.Neo4jDatabase })},
 	{"LLM_API_KEY", "", "API key of the embeddings/LLM provider", strSet(func(c *Config) *string { return &c.LLMAPIKey })},
+	{"EMBEDDINGS_PROVIDER", "embeddings-provider", "embedder of semantic search: builtin, openai or off", strSet(func(c *Config) *string { return &c.EmbeddingsProvider })},
+	{"EMBEDDINGS_URL", "embeddings-url", "OpenAI-compatible embeddings server (openai provider)", strSet(func(c *Config) *string { return &c.EmbeddingsURL })},
+	{"EMBEDDINGS_MODEL", "embeddings-model", "embedding model name (openai provider)", strSet(func(c *Config) *string { return &c.EmbeddingsModel })},
 	{"REDIS_URL", "redis-url", "Redis URL for shared rate limits and cache (optional)", strSet(func(c *Config) *string { return &c.RedisURL })},
 	{"MAX_BODY_BYTES", "max-body-bytes", "largest request body in bytes", func(c *Config, v string) error {
 		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
@@ -306,6 +312,9 @@ func readConfigFile(c *Config, path string, optional bool) error {
 
 // Validate names the first bad setting.
 func (c *Config) Validate() error {
+	if err := validateEmbeddings(c); err != nil {
+		return err
+	}
 	switch {
 	case c.Port < 0 || c.Port > 65535:
 		return &configError{"PORT", fmt.Sprintf("must be 0..65535 (got %d)", c.Port)}

@@ -59,6 +59,8 @@ Usage:
   contextd import --format mcp-memory [--tenant T] FILE
                                            bring over a reference MCP memory server's memory.jsonl
   contextd check [--full] [--json]        check that the full-text indexes agree with the rows
+  contextd reindex                        embed every context and memory whose vector is missing or of another model
+  contextd eval locomo PATH               LoCoMo turn recall of fulltext, semantic and hybrid search
   contextd version
 
 Run "contextd <command> --help" for the flags of a command. Every command
@@ -88,6 +90,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runImportMCP(ctx, args, getenv, stdout, stderr)
 	case "check":
 		return runCheck(ctx, args, getenv, stdout, stderr)
+	case "eval":
+		return runEval(ctx, args, getenv, stdout, stderr)
+	case "reindex":
+		return runReindex(ctx, args, getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "contextd", buildVersion())
 		return nil

@@ -80,7 +80,11 @@ func serveMCP(ctx context.Context, args []string, getenv func(string) string, st
 			}
 		}()
 		p := &contextd.Principal{Tenant: *tenant, Role: contextd.RoleAdmin, Subject: "mcp"}
-		srv = mcpapi.NewServer(contextd.NewService(store), mcpapi.Options{Principal: p, Version: buildVersion(),
+		svc, err := newService(cfg, store)
+		if err != nil {
+			return err
+		}
+		srv = mcpapi.NewServer(svc, mcpapi.Options{Principal: p, Version: buildVersion(),
 			Logger: logger, DefaultSessionID: *session})
 	}
 	err = srv.Run(ctx, transport)

@@ -87,7 +87,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	svc := contextd.NewService(served)
+	svc, err := newService(cfg, served)
+	if err != nil {
+		return err
+	}
 	if err := bootstrapAdminKey(ctx, svc, stdout); err != nil {
 		return err
 	}
