@@ -54,10 +54,21 @@ type HitExplain struct {
 	VectorRank int      `json:"vectorRank,omitempty"` // 1-based; 0 when absent
 }
 
-// Fusion parameters of hybrid search: weighted reciprocal rank fusion,
-// score = Σ w / (RRFK + rank). RRFK = 60 is the constant of Cormack, Clarke
-// and Büttcher (SIGIR 2009).
+// Fusion methods of hybrid search.
+const (
+	// FusionRRF is weighted reciprocal rank fusion: score = Σ w / (RRFK + rank),
+	// after Cormack, Clarke and Büttcher (SIGIR 2009).
+	FusionRRF = "rrf"
+	// FusionConvex is a convex combination of min-max normalised scores:
+	// BM25Weight·bm25' + VectorWeight·cos' (weights summing to 1), a result
+	// missing from a list scoring 0 there; Bruch, Gai and Ingber (ACM TOIS
+	// 2023) found it more effective than RRF and tunable on few queries.
+	FusionConvex = "convex"
+)
+
+// Fusion parameters of hybrid search.
 var (
+	Fusion       = FusionRRF
 	RRFK         = 60.0
 	BM25Weight   = 1.0
 	VectorWeight = 1.0
@@ -90,17 +101,40 @@ func fuse(bm25, vec []rankedID) []fusedID {
 		}
 		return f
 	}
+	norm := func(list []rankedID) func(float64) float64 {
+		if len(list) == 0 {
+			return func(float64) float64 { return 0 }
+		}
+		hi, lo := list[0].score, list[0].score
+		for _, r := range list {
+			hi, lo = max(hi, r.score), min(lo, r.score)
+		}
+		if hi == lo {
+			return func(float64) float64 { return 1 }
+		}
+		return func(x float64) float64 { return (x - lo) / (hi - lo) }
+	}
+	nb, nv := norm(bm25), norm(vec)
+	wsum := BM25Weight + VectorWeight
 	for i, r := range bm25 {
 		f := get(r.id)
 		s := r.score
 		f.explain.BM25, f.explain.BM25Rank = &s, i+1
-		f.explain.Fused += BM25Weight / (RRFK + float64(i+1))
+		if Fusion == FusionConvex {
+			f.explain.Fused += BM25Weight / wsum * nb(s)
+		} else {
+			f.explain.Fused += BM25Weight / (RRFK + float64(i+1))
+		}
 	}
 	for i, r := range vec {
 		f := get(r.id)
 		s := r.score
 		f.explain.Vector, f.explain.VectorRank = &s, i+1
-		f.explain.Fused += VectorWeight / (RRFK + float64(i+1))
+		if Fusion == FusionConvex {
+			f.explain.Fused += VectorWeight / wsum * nv(s)
+		} else {
+			f.explain.Fused += VectorWeight / (RRFK + float64(i+1))
+		}
 	}
 	sort.SliceStable(order, func(i, j int) bool {
 		a, b := order[i], order[j]
@@ -370,6 +404,9 @@ func (s *Service) searchMemoryVectors(ctx context.Context, p *Principal, q Memor
 	}
 	fused := fuse(blist, vlist)
 	best := (BM25Weight + VectorWeight) / (RRFK + 1) // both lists' first place
+	if Fusion == FusionConvex {
+		best = 1
+	}
 	out := make([]*MemoryHit, 0, len(fused))
 	for _, f := range fused {
 		m := known[f.id]

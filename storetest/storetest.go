@@ -53,6 +53,7 @@ func Run(t *testing.T, open OpenFunc) {
 		isolationTests(),
 		concurrencyTests(),
 		reopenTests(),
+		semanticTests(),
 	} {
 		for _, tc := range group {
 			if seen[tc.name] {

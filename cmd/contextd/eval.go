@@ -33,12 +33,19 @@ var evalModes = []string{contextd.ModeFulltext, contextd.ModeSemantic, contextd.
 // SQLite store, one tenant per conversation, one memory per turn.
 func runEval(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fset := newFlagSet("eval", stderr)
+	modes := fset.String("modes", strings.Join(evalModes, ","), "comma list of the modes to run")
+	fusion := fset.String("fusion", contextd.Fusion, "hybrid fusion: rrf or convex")
+	bw := fset.Float64("bm25-weight", contextd.BM25Weight, "hybrid: weight of the BM25 list")
+	vw := fset.Float64("vector-weight", contextd.VectorWeight, "hybrid: weight of the vector list")
+	rrfK := fset.Float64("rrf-k", contextd.RRFK, "hybrid: the k of reciprocal rank fusion")
 	if err := fset.Parse(args); err != nil {
 		return err
 	}
 	if fset.NArg() != 2 || fset.Arg(0) != "locomo" {
 		return usageError{"usage: contextd eval locomo PATH (the folder of locomo10.json and audit-errors.json, or locomo10.json itself)"}
 	}
+	contextd.Fusion, contextd.BM25Weight, contextd.VectorWeight, contextd.RRFK = *fusion, *bw, *vw, *rrfK
+	evalModes = strings.Split(*modes, ",")
 	path := fset.Arg(1)
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		path = filepath.Join(path, "locomo10.json")
@@ -160,6 +167,7 @@ func runEval(ctx context.Context, args []string, getenv func(string) string, std
 	fmt.Fprintf(stderr, "done in %s\n", time.Since(start).Round(time.Millisecond))
 
 	cats := map[int]string{0: "all", 1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
+	fmt.Fprintf(stdout, "hybrid: fusion %s, bm25 weight %g, vector weight %g, rrf k %g\n", contextd.Fusion, contextd.BM25Weight, contextd.VectorWeight, contextd.RRFK)
 	fmt.Fprintf(stdout, "LoCoMo turn recall (%s), original evidence | corrected evidence (audit-errors.json)\n", svc.Embedder.Model())
 	fmt.Fprintf(stdout, "%-9s %-12s %5s | %-27s | %-27s\n", "mode", "category", "n", "@5     @10    @25    @50", "@5     @10    @25    @50")
 	for _, mode := range evalModes {

@@ -204,6 +204,7 @@ def main():
     ap.add_argument("--dims", type=int, default=128)
     ap.add_argument("--sif", type=float, default=1e-4, help="SIF coefficient a in a/(a+p(token))")
     ap.add_argument("--batch", type=int, default=2048)
+    ap.add_argument("--cache", help="a .npy file keeping the 384-dimension token outputs between builds")
     args = ap.parse_args()
 
     cfg = json.load(open(os.path.join(args.model_dir, "config.json")))
@@ -214,12 +215,17 @@ def main():
     cls_id, sep_id = vocab["[CLS]"], vocab["[SEP]"]
 
     # 1. every token through the model once: mean of the three output positions.
-    emb = np.zeros((V, cfg["hidden_size"]), dtype=np.float32)
-    for s in range(0, V, args.batch):
-        ids = np.arange(s, min(V, s + args.batch))
-        batch = np.stack([np.full_like(ids, cls_id), ids, np.full_like(ids, sep_id)], axis=1)
-        emb[s:s + len(ids)] = model.forward(batch).mean(1)
-        print(f"tokens {s + len(ids)}/{V}", flush=True)
+    if args.cache and os.path.exists(args.cache):
+        emb = np.load(args.cache)
+    else:
+        emb = np.zeros((V, cfg["hidden_size"]), dtype=np.float32)
+        for s in range(0, V, args.batch):
+            ids = np.arange(s, min(V, s + args.batch))
+            batch = np.stack([np.full_like(ids, cls_id), ids, np.full_like(ids, sep_id)], axis=1)
+            emb[s:s + len(ids)] = model.forward(batch).mean(1)
+            print(f"tokens {s + len(ids)}/{V}", flush=True)
+        if args.cache:
+            np.save(args.cache, emb)
 
     # 2. PCA (centred, components with a fixed sign so the build is reproducible).
     X = emb.astype(np.float64)
