@@ -187,6 +187,7 @@ func (s *Store) FindSessions(ctx context.Context, sc contextd.Scope, f contextd.
 // DeleteSession implements contextd.SessionStore: the session and its
 // memories go; contexts keep their sessionId.
 func (s *Store) DeleteSession(ctx context.Context, sc contextd.Scope, id string) error {
+	defer s.vectorsRemoved(sc.Tenant, contextd.VectorMemory)
 	return s.write(ctx, "delete session", func(tx neo4j.ManagedTransaction) error {
 		sk := s.sk(sc.Tenant)
 		w := newWhere(params{"uk": uk(sk, id)})
