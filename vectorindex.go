@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"math"
+	"math/bits"
 	"runtime"
 	"sort"
 	"sync"
@@ -169,6 +170,10 @@ func (x *VectorIndex) Nearest(ctx context.Context, kind string, vec []float32, f
 		return nil, 0, Errorf(EINVALID, "the query vector has %d dimensions, the index %d", len(q), sh.dims)
 	}
 	n := sh.n()
+	if n > binaryFrom {
+		hits, total := sh.nearestBinary(q, qs, pred, k)
+		return hits, total, nil
+	}
 	workers := 1
 	if n >= 50000 {
 		workers = runtime.GOMAXPROCS(0)
@@ -288,6 +293,7 @@ type vectorShard struct {
 	ids    []string
 	vecs   []int8
 	scales []float32
+	bits   []uint64 // sign bits of each vector, words per vector = (dims+63)/64
 
 	user, session, typ, status []uint32
 	tags                       [][]uint32
@@ -339,6 +345,7 @@ func (sh *vectorShard) put(e VectorEntry) {
 	if len(q) != sh.dims {
 		return // a vector of another shape cannot be compared; reindex fixes it
 	}
+	words := (sh.dims + 63) / 64
 	tags := make([]uint32, len(e.Tags))
 	for i, t := range e.Tags {
 		tags[i] = sh.intern(t)
@@ -363,6 +370,7 @@ func (sh *vectorShard) put(e VectorEntry) {
 		sh.slot[e.ID] = i
 		sh.ids = append(sh.ids, e.ID)
 		sh.vecs = append(sh.vecs, q...)
+		sh.bits = append(sh.bits, make([]uint64, words)...)
 		sh.scales = append(sh.scales, scale)
 		sh.user = append(sh.user, 0)
 		sh.session = append(sh.session, 0)
@@ -376,6 +384,7 @@ func (sh *vectorShard) put(e VectorEntry) {
 		sh.expires = append(sh.expires, 0)
 	}
 	copy(sh.vecs[i*sh.dims:], q)
+	signBits(q, sh.bits[i*words:(i+1)*words])
 	sh.scales[i] = scale
 	sh.user[i], sh.session[i] = sh.intern(e.UserID), sh.intern(e.SessionID)
 	sh.typ[i], sh.status[i] = sh.intern(e.Type), sh.intern(e.Status)
@@ -393,6 +402,8 @@ func (sh *vectorShard) remove(id string) {
 		sh.ids[i] = sh.ids[last]
 		sh.slot[sh.ids[i]] = i
 		copy(sh.vecs[i*sh.dims:(i+1)*sh.dims], sh.vecs[last*sh.dims:])
+		w := (sh.dims + 63) / 64
+		copy(sh.bits[i*w:(i+1)*w], sh.bits[last*w:])
 		sh.scales[i] = sh.scales[last]
 		sh.user[i], sh.session[i], sh.typ[i], sh.status[i] = sh.user[last], sh.session[last], sh.typ[last], sh.status[last]
 		sh.tags[i], sh.created[i], sh.meta[i] = sh.tags[last], sh.created[last], sh.meta[last]
@@ -401,6 +412,7 @@ func (sh *vectorShard) remove(id string) {
 	delete(sh.slot, id)
 	sh.ids = sh.ids[:last]
 	sh.vecs = sh.vecs[:last*sh.dims]
+	sh.bits = sh.bits[:last*((sh.dims+63)/64)]
 	sh.scales = sh.scales[:last]
 	sh.user, sh.session, sh.typ, sh.status = sh.user[:last], sh.session[:last], sh.typ[:last], sh.status[:last]
 	sh.tags, sh.created, sh.meta = sh.tags[:last], sh.created[:last], sh.meta[:last]
@@ -572,4 +584,94 @@ func ContextVectorEntry(c *Context, v []float32) VectorEntry {
 func MemoryVectorEntry(m *Memory, v []float32) VectorEntry {
 	return VectorEntry{ID: m.ID, Vector: v, UserID: m.UserID, SessionID: m.SessionID, Type: m.Type, Tags: m.Tags,
 		CreatedAt: m.CreatedAt, ImportanceRank: ImportanceRank(m.Importance), Confidence: m.Confidence, ExpiresAt: m.ExpiresAt}
+}
+
+// binaryFrom is the shard size from which searches run in two stages: the
+// Hamming distance of sign bits (one XOR and popcount per 64 dimensions)
+// picks the RescoreFactor·k closest candidates, which the int8 dot product
+// then ranks. Below it every vector is scored exactly.
+const binaryFrom = 20000
+
+// RescoreFactor is how many candidates per wanted result the binary stage
+// keeps (at least 5,000).
+var RescoreFactor = 50
+
+// signBits sets bit j of out when q[j] > 0.
+func signBits(q []int8, out []uint64) {
+	clear(out)
+	for j, x := range q {
+		if x > 0 {
+			out[j/64] |= 1 << (j % 64)
+		}
+	}
+}
+
+func (sh *vectorShard) nearestBinary(q []int8, qs float32, pred func(int) bool, k int) ([]VectorHit, int) {
+	n, words := sh.n(), (sh.dims+63)/64
+	qb := make([]uint64, words)
+	signBits(q, qb)
+	// Stage 1: distances of the vectors passing the filter (255: filtered out).
+	dist := make([]uint8, n)
+	var hist [256]int
+	total := 0
+	workers := runtime.GOMAXPROCS(0)
+	chunk := (n + workers - 1) / workers
+	hists := make([][257]int, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := w*chunk, min(n, (w+1)*chunk)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h := &hists[w]
+			for i := lo; i < hi; i++ {
+				if !pred(i) {
+					dist[i] = 255
+					continue
+				}
+				d := 0
+				b := sh.bits[i*words : (i+1)*words]
+				for j, x := range qb {
+					d += bits.OnesCount64(x ^ b[j])
+				}
+				dist[i] = uint8(min(d, 254))
+				h[dist[i]]++
+				h[256]++
+			}
+		}()
+	}
+	wg.Wait()
+	for w := range workers {
+		for d := range 255 {
+			hist[d] += hists[w][d]
+		}
+		total += hists[w][256]
+	}
+	// The cut: the smallest distance keeping at least `want` candidates.
+	want := max(5000, RescoreFactor*k)
+	cut, kept := 0, 0
+	for cut = 0; cut < 255 && kept < want; cut++ {
+		kept += hist[cut]
+	}
+	// Stage 2: exact int8 scores of the candidates.
+	h := hitHeap{}
+	for i := range n {
+		if dist[i] >= uint8(cut) {
+			continue
+		}
+		s := float64(dotInt8(q, sh.vecs[i*sh.dims:(i+1)*sh.dims])) * float64(qs) * float64(sh.scales[i])
+		if len(h) < k {
+			heap.Push(&h, scored{i, s})
+		} else if s > h[0].score || (s == h[0].score && sh.ids[i] < sh.ids[h[0].slot]) {
+			h[0] = scored{i, s}
+			heap.Fix(&h, 0)
+		}
+	}
+	all := []scored(h)
+	sortScored(all, sh.ids)
+	out := make([]VectorHit, len(all))
+	for i, s := range all {
+		out[i] = VectorHit{ID: sh.ids[s.slot], Score: s.score}
+	}
+	return out, total
 }

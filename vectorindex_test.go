@@ -146,3 +146,64 @@ func BenchmarkNearest1M(b *testing.B) {
 		})
 	}
 }
+
+// TestBinaryStageRecall: on shards large enough for the two-stage search, the
+// top 10 agree with exact scoring for most results.
+func TestBinaryStageRecall(t *testing.T) {
+	const n, dims = 40000, 128
+	ix := syntheticIndex(n, dims)
+	r := rand.New(rand.NewPCG(1, 2))
+	vecs := make([][]float32, n)
+	for i := range vecs {
+		vecs[i] = randVec(r, dims)
+	}
+	qr := rand.New(rand.NewPCG(5, 6))
+	f := contextd.VectorFilter{Scope: contextd.Scope{Tenant: "t"}, Contexts: &contextd.SearchFilters{Types: []string{"note", "task"}}}
+	found, queries := 0, 20
+	for range queries {
+		// A query near a stored vector, as real queries are near their answers.
+		base := vecs[qr.IntN(n)]
+		q := make([]float32, dims)
+		noise := randVec(qr, dims)
+		for j := range q {
+			q[j] = base[j] + 0.8*noise[j]
+		}
+		hits, _, err := ix.Nearest(context.Background(), contextd.VectorContext, q, f, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		type sc struct {
+			id string
+			s  float64
+		}
+		var exact []sc
+		for i, v := range vecs {
+			if i%2 != 0 {
+				continue
+			}
+			var s float64
+			for j := range v {
+				s += float64(v[j]) * float64(q[j])
+			}
+			exact = append(exact, sc{"c" + strconv.Itoa(i), s})
+		}
+		slices.SortFunc(exact, func(a, b sc) int {
+			if a.s > b.s {
+				return -1
+			}
+			return 1
+		})
+		for _, h := range hits {
+			for _, e := range exact[:10] {
+				if h.ID == e.id {
+					found++
+				}
+			}
+		}
+	}
+	if recall := float64(found) / float64(10*queries); recall < 0.9 {
+		t.Fatalf("recall@10 of the two-stage search %.3f, want >= 0.9", recall)
+	} else {
+		t.Logf("recall@10 %.3f", recall)
+	}
+}
