@@ -5,7 +5,7 @@ The method is model2vec's distillation: every WordPiece token of the model's
 vocabulary goes through the transformer once, as the one-token sentence
 "[CLS] token [SEP]", and its sentence embedding (mean pooling over the three
 positions, exactly as the sentence-transformers pipeline pools) becomes the
-token's vector. The 384-dimension vectors are centred and reduced by PCA, each
+token's vector. The 384-dimension vectors are projected on their top singular vectors, each
 row is scaled by a SIF weight that turns frequent tokens down (token rank in
 the vocabulary stands for frequency: Zipf's law, as model2vec does), and the
 rows are stored as int8 with one float32 scale per row.
@@ -201,8 +201,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model-dir", required=True, help="the all-MiniLM-L6-v2 folder (config.json, vocab.txt, model.safetensors)")
     ap.add_argument("--out", required=True, help="output folder (embed/model)")
-    ap.add_argument("--dims", type=int, default=128)
-    ap.add_argument("--sif", type=float, default=1e-4, help="SIF coefficient a in a/(a+p(token))")
+    ap.add_argument("--dims", type=int, default=256)
+    ap.add_argument("--sif", type=float, default=3e-5, help="SIF coefficient a in a/(a+p(token))")
     ap.add_argument("--batch", type=int, default=2048)
     ap.add_argument("--cache", help="a .npy file keeping the 384-dimension token outputs between builds")
     args = ap.parse_args()
@@ -227,16 +227,18 @@ def main():
         if args.cache:
             np.save(args.cache, emb)
 
-    # 2. PCA (centred, components with a fixed sign so the build is reproducible).
+    # 2. PCA without centring: the projection on the top right singular
+    # vectors of the raw token matrix. Keeping the mean direction measured
+    # better than centred PCA on LoCoMo turn recall (0.408 vs 0.385 at @5 for
+    # 256 dimensions); components get a fixed sign so the build is reproducible.
     X = emb.astype(np.float64)
-    mean = X.mean(0)
-    U, S, Vt = np.linalg.svd(X - mean, full_matrices=False)
+    U, S, Vt = np.linalg.svd(X, full_matrices=False)
     comps = Vt[: args.dims]
     signs = np.sign(comps[np.arange(args.dims), np.abs(comps).argmax(1)])
     comps *= signs[:, None]
-    Y = (X - mean) @ comps.T
+    Y = X @ comps.T
     explained = (S[: args.dims] ** 2).sum() / (S ** 2).sum()
-    print(f"PCA {cfg['hidden_size']} -> {args.dims} dims keeps {explained:.3f} of the variance")
+    print(f"projection {cfg['hidden_size']} -> {args.dims} dims keeps {explained:.3f} of the energy")
 
     # 3. SIF weights from Zipf ranks (vocabulary order), as model2vec does.
     inv_rank = 1.0 / np.arange(2, V + 2)
