@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -55,12 +56,21 @@ type VectorLoader func(ctx context.Context, tenant, kind, model string, fn func(
 type VectorIndex struct {
 	load  VectorLoader
 	model string
+	// MaxVectors bounds the vectors held in memory, all tenants together:
+	// loading a shard beyond it drops the least recently searched shards
+	// (they reload on their next search). 0 means DefaultMaxVectors.
+	MaxVectors int
+	uses       int64 // a counter stamping shard use, for eviction
 
 	mu     sync.Mutex
 	shards map[shardKey]*vectorShard
 }
 
 type shardKey struct{ tenant, kind string }
+
+// DefaultMaxVectors is the default bound of a VectorIndex: 4M vectors, about
+// 1.3 GB at 256 dimensions.
+const DefaultMaxVectors = 4_000_000
 
 // NewVectorIndex returns an empty index over vectors of model.
 func NewVectorIndex(model string, load VectorLoader) *VectorIndex {
@@ -95,7 +105,38 @@ func (x *VectorIndex) Reset() {
 func (x *VectorIndex) loaded(tenant, kind string) *vectorShard {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	return x.shards[shardKey{tenant, kind}]
+	sh := x.shards[shardKey{tenant, kind}]
+	if sh != nil {
+		x.uses++
+		sh.used.Store(x.uses)
+	}
+	return sh
+}
+
+// evict drops the least recently used shards other than keep until the
+// vectors held fit MaxVectors. x.mu is held.
+func (x *VectorIndex) evict(keep *vectorShard) {
+	limit := x.MaxVectors
+	if limit <= 0 {
+		limit = DefaultMaxVectors
+	}
+	for {
+		total := 0
+		var oldest shardKey
+		var oldestSh *vectorShard
+		for k, sh := range x.shards {
+			sh.mu.RLock()
+			total += sh.n()
+			sh.mu.RUnlock()
+			if sh != keep && (oldestSh == nil || sh.used.Load() < oldestSh.used.Load()) {
+				oldest, oldestSh = k, sh
+			}
+		}
+		if total <= limit || oldestSh == nil {
+			return
+		}
+		delete(x.shards, oldest)
+	}
 }
 
 // Upsert adds or replaces entries after their write committed. A shard not in
@@ -142,7 +183,10 @@ func (x *VectorIndex) shard(ctx context.Context, tenant, kind string) (*vectorSh
 	if cur := x.shards[shardKey{tenant, kind}]; cur != nil {
 		return cur, nil
 	}
+	x.uses++
+	sh.used.Store(x.uses)
 	x.shards[shardKey{tenant, kind}] = sh
+	x.evict(sh)
 	return sh, nil
 }
 
@@ -287,6 +331,7 @@ func dotInt8(a, b []int8) int32 {
 // vectorShard is one tenant's vectors of one kind, in parallel arrays
 // (slot i). Strings are interned to small integers.
 type vectorShard struct {
+	used   atomic.Int64 // the index's use stamp of the last search
 	mu     sync.RWMutex
 	dims   int
 	slot   map[string]int

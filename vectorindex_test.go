@@ -207,3 +207,38 @@ func TestBinaryStageRecall(t *testing.T) {
 		t.Logf("recall@10 %.3f", recall)
 	}
 }
+
+// TestVectorIndexBound: shards beyond MaxVectors are dropped, least recently
+// searched first, and reload on their next search.
+func TestVectorIndexBound(t *testing.T) {
+	loads := map[string]int{}
+	ix := contextd.NewVectorIndex("m", func(_ context.Context, tenant, kind, model string, fn func(contextd.VectorEntry)) error {
+		loads[tenant]++
+		r := rand.New(rand.NewPCG(1, 1))
+		for i := range 10 {
+			fn(contextd.VectorEntry{ID: strconv.Itoa(i), Vector: randVec(r, 8)})
+		}
+		return nil
+	})
+	ix.MaxVectors = 25
+	q := randVec(rand.New(rand.NewPCG(2, 2)), 8)
+	search := func(tenant string) {
+		t.Helper()
+		hits, total, err := ix.Nearest(context.Background(), contextd.VectorContext, q, contextd.VectorFilter{Scope: contextd.Scope{Tenant: tenant}, Contexts: &contextd.SearchFilters{}}, 3)
+		if err != nil || total != 10 || len(hits) != 3 {
+			t.Fatalf("%s: %d hits of %d, %v", tenant, len(hits), total, err)
+		}
+	}
+	search("a")
+	search("b")
+	search("a") // b is now the least recently used
+	search("c") // 30 > 25: b goes
+	search("a")
+	if loads["a"] != 1 || loads["b"] != 1 {
+		t.Fatalf("loads %v: a should have stayed", loads)
+	}
+	search("b")
+	if loads["b"] != 2 {
+		t.Fatalf("loads %v: b should have been dropped and reloaded", loads)
+	}
+}
