@@ -8,6 +8,7 @@ import (
 	"math/bits"
 	"runtime"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -343,7 +344,7 @@ type vectorShard struct {
 	user, session, typ, status []uint32
 	tags                       [][]uint32
 	created                    []int64
-	meta                       []map[string]any
+	meta                       map[string][]uint32 // per metadata key: the interned typed value of each slot, 0 when absent
 	importance                 []int8
 	confidence                 []float32
 	expires                    []int64 // unix nanos, 0 never
@@ -352,7 +353,7 @@ type vectorShard struct {
 }
 
 func newShard() *vectorShard {
-	return &vectorShard{slot: map[string]int{}, strs: map[string]uint32{"": 0}}
+	return &vectorShard{slot: map[string]int{}, strs: map[string]uint32{"": 0}, meta: map[string][]uint32{}}
 }
 
 func (sh *vectorShard) n() int { return len(sh.ids) }
@@ -395,16 +396,6 @@ func (sh *vectorShard) put(e VectorEntry) {
 	for i, t := range e.Tags {
 		tags[i] = sh.intern(t)
 	}
-	var meta map[string]any
-	for k, v := range e.Metadata {
-		switch v.(type) {
-		case string, float64, bool, nil:
-			if meta == nil {
-				meta = map[string]any{}
-			}
-			meta[k] = v
-		}
-	}
 	var exp int64
 	if e.ExpiresAt != nil {
 		exp = e.ExpiresAt.UnixNano()
@@ -423,7 +414,9 @@ func (sh *vectorShard) put(e VectorEntry) {
 		sh.status = append(sh.status, 0)
 		sh.tags = append(sh.tags, nil)
 		sh.created = append(sh.created, 0)
-		sh.meta = append(sh.meta, nil)
+		for k, col := range sh.meta {
+			sh.meta[k] = append(col, 0)
+		}
 		sh.importance = append(sh.importance, 0)
 		sh.confidence = append(sh.confidence, 0)
 		sh.expires = append(sh.expires, 0)
@@ -433,7 +426,22 @@ func (sh *vectorShard) put(e VectorEntry) {
 	sh.scales[i] = scale
 	sh.user[i], sh.session[i] = sh.intern(e.UserID), sh.intern(e.SessionID)
 	sh.typ[i], sh.status[i] = sh.intern(e.Type), sh.intern(e.Status)
-	sh.tags[i], sh.created[i], sh.meta[i] = tags, e.CreatedAt.UnixNano(), meta
+	sh.tags[i], sh.created[i] = tags, e.CreatedAt.UnixNano()
+	for _, col := range sh.meta {
+		col[i] = 0
+	}
+	for k, v := range e.Metadata {
+		tv, ok := typedValue(v)
+		if !ok {
+			continue
+		}
+		col := sh.meta[k]
+		if col == nil {
+			col = make([]uint32, len(sh.ids))
+			sh.meta[k] = col
+		}
+		col[i] = sh.intern(tv)
+	}
 	sh.importance[i], sh.confidence[i], sh.expires[i] = int8(e.ImportanceRank), float32(e.Confidence), exp
 }
 
@@ -451,7 +459,10 @@ func (sh *vectorShard) remove(id string) {
 		copy(sh.bits[i*w:(i+1)*w], sh.bits[last*w:])
 		sh.scales[i] = sh.scales[last]
 		sh.user[i], sh.session[i], sh.typ[i], sh.status[i] = sh.user[last], sh.session[last], sh.typ[last], sh.status[last]
-		sh.tags[i], sh.created[i], sh.meta[i] = sh.tags[last], sh.created[last], sh.meta[last]
+		sh.tags[i], sh.created[i] = sh.tags[last], sh.created[last]
+		for _, col := range sh.meta {
+			col[i] = col[last]
+		}
 		sh.importance[i], sh.confidence[i], sh.expires[i] = sh.importance[last], sh.confidence[last], sh.expires[last]
 	}
 	delete(sh.slot, id)
@@ -460,7 +471,10 @@ func (sh *vectorShard) remove(id string) {
 	sh.bits = sh.bits[:last*((sh.dims+63)/64)]
 	sh.scales = sh.scales[:last]
 	sh.user, sh.session, sh.typ, sh.status = sh.user[:last], sh.session[:last], sh.typ[:last], sh.status[:last]
-	sh.tags, sh.created, sh.meta = sh.tags[:last], sh.created[:last], sh.meta[:last]
+	sh.tags, sh.created = sh.tags[:last], sh.created[:last]
+	for k, col := range sh.meta {
+		sh.meta[k] = col[:last]
+	}
 	sh.importance, sh.confidence, sh.expires = sh.importance[:last], sh.confidence[:last], sh.expires[:last]
 }
 
@@ -538,11 +552,16 @@ func (sh *vectorShard) compile(f VectorFilter) func(int) bool {
 			conds = append(conds, func(i int) bool { return sh.created[i] < t })
 		}
 		for k, v := range c.Metadata {
-			want := metaValue(v)
-			conds = append(conds, func(i int) bool {
-				got, ok := sh.meta[i][k]
-				return ok && got == want
-			})
+			tv, ok := typedValue(metaValue(v))
+			if !ok {
+				return never
+			}
+			id, ok := sh.lookup(tv)
+			col := sh.meta[k]
+			if !ok || col == nil {
+				return never
+			}
+			conds = append(conds, func(i int) bool { return col[i] == id })
 		}
 	}
 	if m := f.Memories; m != nil {
@@ -719,4 +738,23 @@ func (sh *vectorShard) nearestBinary(q []int8, qs float32, pred func(int) bool, 
 		out[i] = VectorHit{ID: sh.ids[s.slot], Score: s.score}
 	}
 	return out, total
+}
+
+// typedValue is the interned form of a scalar metadata value: its JSON type
+// and value, so that "1" and 1 differ as they do in the stores.
+func typedValue(v any) (string, bool) {
+	switch x := v.(type) {
+	case nil:
+		return "\x00null", true
+	case bool:
+		if x {
+			return "\x00true", true
+		}
+		return "\x00false", true
+	case string:
+		return "\x00s" + x, true
+	case float64:
+		return "\x00n" + strconv.FormatFloat(x, 'g', -1, 64), true
+	}
+	return "", false
 }
