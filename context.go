@@ -59,6 +59,9 @@ type ContextCreate struct {
 	Tags          []string
 	Metadata      map[string]any
 	Relationships []RelationshipCreate // outgoing edges from the new context
+
+	Vector      []float32 // the embedding of ContextText(Title, Content), set by the Service; nil: none
+	VectorModel string    // the model that made Vector
 }
 
 // ContextUpdate changes the fields that are non-nil. IfVersion, when non-zero,
@@ -72,6 +75,9 @@ type ContextUpdate struct {
 	Tags      *[]string
 	Metadata  *map[string]any // replaces the whole object
 	IfVersion int64
+
+	Vector      []float32 // the new embedding when Title or Content change, set by the Service
+	VectorModel string    // the model that made Vector
 }
 
 // ContextFilter selects contexts for a list. Zero fields do not filter.

@@ -83,6 +83,9 @@ type MemoryCreate struct {
 	UserID     string
 	Metadata   map[string]any
 	ExpiresAt  *time.Time
+
+	Vector      []float32 // the embedding of Content, set by the Service; nil: none
+	VectorModel string    // the model that made Vector
 }
 
 // MemoryUpdate changes the non-nil fields. IfVersion as in ContextUpdate.
@@ -96,6 +99,9 @@ type MemoryUpdate struct {
 	Metadata   *map[string]any
 	ExpiresAt  **time.Time // set to a nil *time.Time to remove the expiry
 	IfVersion  int64
+
+	Vector      []float32 // the new embedding when Content changes, set by the Service
+	VectorModel string    // the model that made Vector
 }
 
 // MemoryFilter selects memories for a list. Expired memories are never listed.
@@ -130,13 +136,16 @@ type MemorySearch struct {
 	MinImportance string
 	MinConfidence float64
 	Tags          []string
-	Limit         int // 1..100, default 10
+	Limit         int    // 1..100, default 10
+	Mode          string // fulltext (default), semantic, hybrid
+	Explain       bool   // add each hit's component scores
 }
 
 // MemoryHit is one result of a memory search.
 type MemoryHit struct {
-	Memory *Memory `json:"memory"`
-	Score  float64 `json:"score"`
+	Memory  *Memory     `json:"memory"`
+	Score   float64     `json:"score"`
+	Explain *HitExplain `json:"explain,omitempty"`
 }
 
 // MemoryScore combines the parts of a memory search score; see MemorySearch.
@@ -274,6 +283,13 @@ func (s *MemorySearch) Validate() error {
 	}
 	if s.Limit < 1 || s.Limit > MaxListLimit {
 		v.add("body.limit", "must be 1..%d", MaxListLimit)
+	}
+	switch s.Mode {
+	case "":
+		s.Mode = ModeFulltext
+	case ModeFulltext, ModeSemantic, ModeHybrid:
+	default:
+		v.add("body.mode", "must be fulltext, semantic or hybrid")
 	}
 	return v.err()
 }

@@ -48,6 +48,7 @@ type SearchQuery struct {
 	Limit     int      // 1..100, default 20
 	Offset    int      // 0..10000
 	Highlight bool
+	Explain   bool // add each hit's component scores (bm25, vector, fused)
 }
 
 // SearchHit is one ranked result. Highlights hold fragments of title and
@@ -56,6 +57,7 @@ type SearchHit struct {
 	Context    *Context            `json:"context"`
 	Score      float64             `json:"score"`
 	Highlights map[string][]string `json:"highlights,omitempty"`
+	Explain    *HitExplain         `json:"explain,omitempty"`
 }
 
 // Highlight markers.

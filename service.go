@@ -11,8 +11,9 @@ import (
 // the principal's role, fills defaults from the principal, validates input,
 // and keeps search statistics; the Store enforces the tenant wall.
 type Service struct {
-	Store Store
-	Now   func() time.Time // the clock; time.Now when nil
+	Store    Store
+	Now      func() time.Time // the clock; time.Now when nil
+	Embedder Embedder         // vectors for semantic search; nil: off (see SetEmbedder)
 	// Templates, when non-nil, give new contexts their type's default tags
 	// and status and validate metadata against the type's schema.
 	Templates Templates
@@ -63,6 +64,9 @@ func (s *Service) CreateContexts(ctx context.Context, p *Principal, items []Cont
 			}
 		}
 	}
+	if err := s.embedContexts(ctx, items); err != nil {
+		return nil, err
+	}
 	return s.Store.CreateContexts(ctx, p.Scope(), items)
 }
 
@@ -106,7 +110,7 @@ func (s *Service) UpdateContext(ctx context.Context, p *Principal, id string, u 
 	if err := s.checkTemplateUpdate(ctx, p, id, u); err != nil {
 		return nil, err
 	}
-	return s.Store.UpdateContext(ctx, p.Scope(), id, u)
+	return s.updateContext(ctx, p, id, u)
 }
 
 // DeleteContext removes a context and its relationships.
@@ -167,7 +171,15 @@ func (s *Service) Search(ctx context.Context, p *Principal, q SearchQuery) (*Sea
 		return nil, err
 	}
 	start := time.Now()
-	res, err := s.Store.SearchContexts(ctx, p.Scope(), q)
+	var (
+		res *SearchResult
+		err error
+	)
+	if q.Mode == ModeFulltext {
+		res, err = s.Store.SearchContexts(ctx, p.Scope(), q)
+	} else {
+		res, err = s.searchVectors(ctx, p, q)
+	}
 	took := time.Since(start)
 	if err != nil {
 		return nil, err
@@ -271,6 +283,9 @@ func (s *Service) CreateMemories(ctx context.Context, p *Principal, items []Memo
 			return nil, err
 		}
 	}
+	if err := s.embedMemories(ctx, items); err != nil {
+		return nil, err
+	}
 	return s.Store.CreateMemories(ctx, p.Scope(), items)
 }
 
@@ -301,6 +316,9 @@ func (s *Service) UpdateMemory(ctx context.Context, p *Principal, id string, u M
 	if err := u.Validate("body"); err != nil {
 		return nil, err
 	}
+	if err := s.embedMemoryUpdate(ctx, &u); err != nil {
+		return nil, err
+	}
 	return s.Store.UpdateMemory(ctx, p.Scope(), id, u)
 }
 
@@ -319,6 +337,9 @@ func (s *Service) SearchMemories(ctx context.Context, p *Principal, q MemorySear
 	}
 	if err := q.Validate(); err != nil {
 		return nil, err
+	}
+	if q.Mode != ModeFulltext {
+		return s.searchMemoryVectors(ctx, p, q)
 	}
 	return s.Store.SearchMemories(ctx, p.Scope(), q)
 }

@@ -122,6 +122,8 @@ type memorySearchRequest struct {
 	MinConfidence float64  `json:"minConfidence,omitempty" minimum:"0" maximum:"1" doc:"At least this confidence"`
 	Tags          []string `json:"tags,omitempty" nullable:"false" maxItems:"64" doc:"Every tag must be present"`
 	Limit         int      `json:"limit,omitempty" minimum:"1" maximum:"100" doc:"Default 10"`
+	Mode          string   `json:"mode,omitempty" enum:"fulltext,semantic,hybrid" doc:"Default fulltext; semantic ranks by embedding similarity, hybrid fuses both rankings"`
+	Explain       bool     `json:"explain,omitempty" doc:"Add each result's component scores: bm25, vector, fused"`
 }
 
 type memorySearchInput struct {
@@ -213,6 +215,7 @@ func (s *server) searchMemories(ctx context.Context, in *memorySearchInput) (*me
 	hits, err := s.svc.SearchMemories(ctx, principalOf(ctx), contextd.MemorySearch{
 		Query: b.Query, SessionID: b.SessionID, UserID: b.UserID, Types: b.Types,
 		MinImportance: b.MinImportance, MinConfidence: b.MinConfidence, Tags: b.Tags, Limit: b.Limit,
+		Mode: b.Mode, Explain: b.Explain,
 	})
 	if err != nil {
 		return nil, problemFor(ctx, err)

@@ -30,6 +30,7 @@ type searchRequest struct {
 	Limit     int           `json:"limit,omitempty" minimum:"1" maximum:"100" doc:"Default 20"`
 	Offset    int           `json:"offset,omitempty" minimum:"0" maximum:"10000"`
 	Highlight bool          `json:"highlight,omitempty" doc:"Add highlights: fragments with <mark>matches</mark>"`
+	Explain   bool          `json:"explain,omitempty" doc:"Add each result's component scores (semantic, hybrid): bm25, vector, fused"`
 }
 
 type searchInput struct {
@@ -50,6 +51,7 @@ type searchGetInput struct {
 	Limit         int       `query:"limit" minimum:"1" maximum:"100" default:"20"`
 	Offset        int       `query:"offset" minimum:"0" maximum:"10000"`
 	Highlight     bool      `query:"highlight" doc:"Add highlights"`
+	Explain       bool      `query:"explain" doc:"Add each result's component scores (semantic, hybrid)"`
 }
 
 type searchOutput struct {
@@ -65,6 +67,7 @@ func (s *server) search(ctx context.Context, in *searchInput) (*searchOutput, er
 	f := &b.Filters
 	return s.runSearch(ctx, contextd.SearchQuery{
 		Query: b.Query, Mode: b.Mode, Facets: b.Facets, Limit: b.Limit, Offset: b.Offset, Highlight: b.Highlight,
+		Explain: b.Explain,
 		Filters: contextd.SearchFilters{
 			Types: f.Type, Statuses: f.Status, Tags: f.Tags, SessionID: f.SessionID, UserID: f.UserID,
 			CreatedAfter: f.CreatedAfter, CreatedBefore: f.CreatedBefore, Metadata: f.Metadata,
@@ -75,6 +78,7 @@ func (s *server) search(ctx context.Context, in *searchInput) (*searchOutput, er
 func (s *server) searchGet(ctx context.Context, in *searchGetInput) (*searchOutput, error) {
 	out, err := s.runSearch(ctx, contextd.SearchQuery{
 		Query: in.Q, Mode: in.Mode, Facets: in.Facets, Limit: in.Limit, Offset: in.Offset, Highlight: in.Highlight,
+		Explain: in.Explain,
 		Filters: contextd.SearchFilters{
 			Types: in.Type, Statuses: in.Status, Tags: in.Tags, SessionID: in.SessionID, UserID: in.UserID,
 			CreatedAfter: in.CreatedAfter, CreatedBefore: in.CreatedBefore,

@@ -55,7 +55,7 @@ func TestValidation(t *testing.T) {
 		{"unknown search filter", post, "/v1/search", `{"filters":{"colour":"red"}}`, "reader", nil, 422, `body.filters.colour`},
 		{"unknown memory field", post, "/v1/memories", `{"type":"fact","content":"x","sessionId":"s","mood":"happy"}`, "writer", nil, 422, `body.mood`},
 		{"unknown patch field", patch, "/v1/contexts/{c}", `{"version":9}`, "writer", nil, 422, `body.version`},
-		{"unknown memory search field", post, "/v1/memories/search", `{"query":"x","explain":true}`, "reader", nil, 422, `body.explain`},
+		{"unknown memory search field", post, "/v1/memories/search", `{"query":"x","rerank":true}`, "reader", nil, 422, `body.rerank`},
 		{"unknown session field", post, "/v1/sessions", `{"title":"x","owner":"me"}`, "writer", nil, 422, `body.owner`},
 		{"unknown key field", post, "/v1/admin/api-keys", `{"role":"reader","tenant":"other"}`, "admin", nil, 422, `body.tenant`},
 		{"unknown batch item field", post, "/v1/memories/batch", `{"items":[{"type":"fact","content":"x","sessionId":"s","extra":1}]}`, "writer", nil, 422, `body.items[0].extra`},

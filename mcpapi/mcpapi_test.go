@@ -53,6 +53,11 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	// Opening read the clock once per migration: start the transcripts at the
+	// same time however many migrations the store has.
+	clk.mu.Lock()
+	clk.t = time.Date(2025, 1, 2, 3, 4, 5, int(time.Millisecond), time.UTC)
+	clk.mu.Unlock()
 	svc := contextd.NewService(st)
 	svc.Now = clk.Now
 	return &env{svc: svc, store: st}

@@ -116,6 +116,7 @@ func (s *Store) CreateContexts(ctx context.Context, sc contextd.Scope, items []c
 		if err != nil {
 			return nil, err
 		}
+		withVector(p, items[i].Vector, items[i].VectorModel)
 		out[i], rows[i] = c, p
 	}
 	sk := s.sk(sc.Tenant)
@@ -176,6 +177,7 @@ func (s *Store) CreateContexts(ctx context.Context, sc contextd.Scope, items []c
 	if err != nil {
 		return nil, err
 	}
+	s.contextsCreated(sc.Tenant, items, out)
 	return out, nil
 }
 
@@ -310,6 +312,9 @@ func (s *Store) UpdateContext(ctx context.Context, sc contextd.Scope, id string,
 		if err != nil {
 			return err
 		}
+		if err := keepVector(ctx, tx, "Context", p, u.Vector, u.VectorModel); err != nil {
+			return err
+		}
 		if err := exec(ctx, tx, `MATCH (c:Context {uk: $uk}) SET c = $props`, params{"uk": p["uk"], "props": p}); err != nil {
 			return err
 		}
@@ -321,6 +326,7 @@ func (s *Store) UpdateContext(ctx context.Context, sc contextd.Scope, id string,
 	if err != nil {
 		return nil, err
 	}
+	s.index().Upsert(sc.Tenant, contextd.VectorContext, u.VectorModel, contextd.ContextVectorEntry(c, u.Vector))
 	return c, nil
 }
 
@@ -328,6 +334,7 @@ func (s *Store) UpdateContext(ctx context.Context, sc contextd.Scope, id string,
 // edge touching it (DETACH DELETE) and its full-text entries.
 func (s *Store) DeleteContext(ctx context.Context, sc contextd.Scope, id string) error {
 	now := s.clock()
+	defer s.vectorsRemoved(sc.Tenant, contextd.VectorContext, id)
 	return s.write(ctx, "delete context", func(tx neo4j.ManagedTransaction) error {
 		return s.deleteContextTx(ctx, tx, sc, id, now)
 	})

@@ -105,6 +105,7 @@ func (s *Store) CreateMemories(ctx context.Context, sc contextd.Scope, items []c
 		if err != nil {
 			return nil, err
 		}
+		withVector(p, items[i].Vector, items[i].VectorModel)
 		out[i], rows[i], uks[i] = m, p, uk(sk, m.ID)
 	}
 	err := s.write(ctx, "create memories", func(tx neo4j.ManagedTransaction) error {
@@ -141,6 +142,7 @@ func (s *Store) CreateMemories(ctx context.Context, sc contextd.Scope, items []c
 	if err != nil {
 		return nil, err
 	}
+	s.memoriesCreated(sc.Tenant, items, out)
 	return out, nil
 }
 
@@ -272,6 +274,9 @@ func (s *Store) UpdateMemory(ctx context.Context, sc contextd.Scope, id string, 
 		if err != nil {
 			return err
 		}
+		if err := keepVector(ctx, tx, "Memory", p, u.Vector, u.VectorModel); err != nil {
+			return err
+		}
 		if err := exec(ctx, tx, `MATCH (m:Memory {uk: $uk}) SET m = $props
 			WITH m MATCH (s:Session {uk: $session}) SET s.lastActiveAt = $now, s.updatedAt = $now`,
 			params{"uk": p["uk"], "props": p, "session": uk(s.sk(sc.Tenant), m.SessionID), "now": nanos(now)}); err != nil {
@@ -285,6 +290,7 @@ func (s *Store) UpdateMemory(ctx context.Context, sc contextd.Scope, id string, 
 	if err != nil {
 		return nil, err
 	}
+	s.index().Upsert(sc.Tenant, contextd.VectorMemory, u.VectorModel, contextd.MemoryVectorEntry(m, u.Vector))
 	return m, nil
 }
 
@@ -292,6 +298,7 @@ func (s *Store) UpdateMemory(ctx context.Context, sc contextd.Scope, id string, 
 // gone for the API: deleting it is ENOTFOUND.
 func (s *Store) DeleteMemory(ctx context.Context, sc contextd.Scope, id string) error {
 	now := s.clock()
+	defer s.vectorsRemoved(sc.Tenant, contextd.VectorMemory, id)
 	return s.write(ctx, "delete memory", func(tx neo4j.ManagedTransaction) error {
 		return s.deleteMemoryTx(ctx, tx, sc, id, now, now)
 	})

@@ -50,6 +50,12 @@ var migrations = []migration{
 		"CREATE FULLTEXT INDEX memory_text IF NOT EXISTS FOR (n:Memory) ON EACH [n.ftContent, n.ftk] " +
 			"OPTIONS {indexConfig: {`fulltext.analyzer`: 'whitespace', `fulltext.eventually_consistent`: false}}",
 	}},
+	// Semantic search: nodes carry vec and vecModel; `contextd reindex`
+	// finds the nodes without a vector of the current model by vecModel.
+	{3, "vectors", []string{
+		`CREATE INDEX context_vec_model IF NOT EXISTS FOR (n:Context) ON (n.vecModel)`,
+		`CREATE INDEX memory_vec_model IF NOT EXISTS FOR (n:Memory) ON (n.vecModel)`,
+	}},
 	{4, "changelog", []string{
 		// One seq counter per namespace (MERGE relies on the constraint).
 		`CREATE CONSTRAINT change_seq_ns IF NOT EXISTS FOR (n:ContextdChangeSeq) REQUIRE n.ns IS UNIQUE`,

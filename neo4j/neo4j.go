@@ -103,6 +103,8 @@ type Store struct {
 	closeOnce sync.Once
 	closeErr  error
 	closed    chan struct{}
+
+	vectors vectorState // semantic search: the vector index (vectors.go)
 }
 
 var _ contextd.Store = (*Store)(nil)

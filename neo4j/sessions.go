@@ -197,6 +197,7 @@ func (s *Store) FindSessions(ctx context.Context, sc contextd.Scope, f contextd.
 // memories go; contexts keep their sessionId.
 func (s *Store) DeleteSession(ctx context.Context, sc contextd.Scope, id string) error {
 	now := s.clock()
+	defer s.vectorsRemoved(sc.Tenant, contextd.VectorMemory)
 	return s.write(ctx, "delete session", func(tx neo4j.ManagedTransaction) error {
 		return s.deleteSessionTx(ctx, tx, sc, id, now)
 	})

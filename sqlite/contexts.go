@@ -120,6 +120,9 @@ func (s *Store) CreateContexts(ctx context.Context, sc contextd.Scope, items []c
 			if err := indexContext(ctx, tx, pks[i], c.Title, c.Content); err != nil {
 				return err
 			}
+			if err := putVector(ctx, tx, contextd.VectorContext, pks[i], it.Vector, it.VectorModel); err != nil {
+				return err
+			}
 			if err := writeContextTags(ctx, tx, sc.Tenant, pks[i], c.Tags, now); err != nil {
 				return err
 			}
@@ -147,6 +150,7 @@ func (s *Store) CreateContexts(ctx context.Context, sc contextd.Scope, items []c
 	if err != nil {
 		return nil, err
 	}
+	s.contextsCreated(sc.Tenant, items, out)
 	return out, nil
 }
 
@@ -315,11 +319,15 @@ func (s *Store) UpdateContext(ctx context.Context, sc contextd.Scope, id string,
 		if err := logPut(ctx, tx, sc, contextd.OpUpdate, contextRecord(sc, c), now); err != nil {
 			return err
 		}
+		if err := putVector(ctx, tx, contextd.VectorContext, pk, u.Vector, u.VectorModel); err != nil {
+			return err
+		}
 		return fillRelationships(ctx, tx, sc, []*contextd.Context{c})
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.contextsWritten(sc.Tenant, u.VectorModel, []*contextd.Context{c}, [][]float32{u.Vector})
 	return c, nil
 }
 
@@ -327,6 +335,7 @@ func (s *Store) UpdateContext(ctx context.Context, sc contextd.Scope, id string,
 // go with it (ON DELETE CASCADE), its index entry with the delete trigger.
 func (s *Store) DeleteContext(ctx context.Context, sc contextd.Scope, id string) error {
 	now := s.clock()
+	defer s.vectorsRemoved(sc.Tenant, contextd.VectorContext, id)
 	return s.write(ctx, "delete context", func(tx *conn) error {
 		return deleteContextTx(ctx, tx, sc, id, now)
 	})

@@ -115,6 +115,9 @@ func (s *Store) CreateMemories(ctx context.Context, sc contextd.Scope, items []c
 			if err := indexMemory(ctx, tx, pk, m.Content); err != nil {
 				return err
 			}
+			if err := putVector(ctx, tx, contextd.VectorMemory, pk, items[i].Vector, items[i].VectorModel); err != nil {
+				return err
+			}
 			if err := writeMemoryTags(ctx, tx, sc.Tenant, pk, m.Tags, now); err != nil {
 				return err
 			}
@@ -128,6 +131,7 @@ func (s *Store) CreateMemories(ctx context.Context, sc contextd.Scope, items []c
 	if err != nil {
 		return nil, err
 	}
+	s.memoriesCreated(sc.Tenant, items, out)
 	return out, nil
 }
 
@@ -290,6 +294,9 @@ func (s *Store) UpdateMemory(ctx context.Context, sc contextd.Scope, id string, 
 		if err := logPut(ctx, tx, sc, contextd.OpUpdate, memoryRecord(sc, m), now); err != nil {
 			return err
 		}
+		if err := putVector(ctx, tx, contextd.VectorMemory, pk, u.Vector, u.VectorModel); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE sessions SET last_active_at = ?, updated_at = ? WHERE tenant = ? AND id = ?`,
 			nanos(now), nanos(now), sc.Tenant, m.SessionID)
 		if err != nil {
@@ -303,6 +310,7 @@ func (s *Store) UpdateMemory(ctx context.Context, sc contextd.Scope, id string, 
 	if err != nil {
 		return nil, err
 	}
+	s.memoriesWritten(sc.Tenant, u.VectorModel, []*contextd.Memory{m}, [][]float32{u.Vector})
 	return m, nil
 }
 
@@ -310,6 +318,7 @@ func (s *Store) UpdateMemory(ctx context.Context, sc contextd.Scope, id string, 
 // gone for the API: deleting it is ENOTFOUND.
 func (s *Store) DeleteMemory(ctx context.Context, sc contextd.Scope, id string) error {
 	now := s.clock()
+	defer s.vectorsRemoved(sc.Tenant, contextd.VectorMemory, id)
 	return s.write(ctx, "delete memory", func(tx *conn) error {
 		return deleteMemoryTx(ctx, tx, sc, id, now, now)
 	})

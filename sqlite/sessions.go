@@ -198,6 +198,7 @@ func (s *Store) FindSessions(ctx context.Context, sc contextd.Scope, f contextd.
 // their sessionId.
 func (s *Store) DeleteSession(ctx context.Context, sc contextd.Scope, id string) error {
 	now := s.clock()
+	defer s.vectorsRemoved(sc.Tenant, contextd.VectorMemory)
 	return s.write(ctx, "delete session", func(tx *conn) error {
 		return deleteSessionTx(ctx, tx, sc, id, now)
 	})

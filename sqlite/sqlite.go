@@ -85,6 +85,8 @@ type Store struct {
 	closeOnce sync.Once
 	closeErr  error
 	closed    chan struct{}
+
+	vectors vectorState // semantic search: the vector index (vectors.go)
 }
 
 // Open opens (creating if needed) the store in directory dir and brings its

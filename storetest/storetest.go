@@ -54,6 +54,7 @@ func Run(t *testing.T, open OpenFunc) {
 		concurrencyTests(),
 		reopenTests(),
 		changeLogTests(),
+		semanticTests(),
 	} {
 		for _, tc := range group {
 			if seen[tc.name] {

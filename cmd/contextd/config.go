@@ -56,6 +56,9 @@ type Config struct {
 	BackupRetentionDays   int      `json:"backupRetentionDays"`   // BACKUP_RETENTION_DAYS: backups older than this are pruned (daily/weekly/monthly tiers); default 90
 	TemplatesDirectory    string   `json:"templatesDirectory"`    // TEMPLATES_DIRECTORY: context templates, TYPE.json each; default ./templates; missing means none
 	LogFile               string   `json:"logFile"`               // LOG_FILE: the server also logs to this file, rotated at 100 MiB, gzipped, kept 30 days; "" (default) means stderr only
+	EmbeddingsProvider    string   `json:"embeddingsProvider"`    // EMBEDDINGS_PROVIDER: builtin (default), openai or off
+	EmbeddingsURL         string   `json:"embeddingsUrl"`         // EMBEDDINGS_URL: base URL of an OpenAI-compatible /v1/embeddings server (openai)
+	EmbeddingsModel       string   `json:"embeddingsModel"`       // EMBEDDINGS_MODEL: model name sent to it (openai)
 }
 
 // Duration is a time.Duration read from JSON as "30s" or a number of seconds.
@@ -187,6 +190,9 @@ var settings = []setting{
 	{"NEO4J_PASSWORD", "", "Neo4j password", strSet(func(c *Config) *string { return &c.Neo4jPassword })},
 	{"NEO4J_DATABASE", "neo4j-database", "Neo4j database", strSet(func(c *Config) *string { return &c.Neo4jDatabase })},
 	{"LLM_API_KEY", "", "API key of the embeddings/LLM provider", strSet(func(c *Config) *string { return &c.LLMAPIKey })},
+	{"EMBEDDINGS_PROVIDER", "embeddings-provider", "embedder of semantic search: builtin, openai or off", strSet(func(c *Config) *string { return &c.EmbeddingsProvider })},
+	{"EMBEDDINGS_URL", "embeddings-url", "OpenAI-compatible embeddings server (openai provider)", strSet(func(c *Config) *string { return &c.EmbeddingsURL })},
+	{"EMBEDDINGS_MODEL", "embeddings-model", "embedding model name (openai provider)", strSet(func(c *Config) *string { return &c.EmbeddingsModel })},
 	{"REDIS_URL", "redis-url", "Redis URL for shared rate limits and cache (optional)", strSet(func(c *Config) *string { return &c.RedisURL })},
 	{"MAX_BODY_BYTES", "max-body-bytes", "largest request body in bytes", func(c *Config, v string) error {
 		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
@@ -320,6 +326,9 @@ func readConfigFile(c *Config, path string, optional bool) error {
 
 // Validate names the first bad setting.
 func (c *Config) Validate() error {
+	if err := validateEmbeddings(c); err != nil {
+		return err
+	}
 	switch {
 	case c.Port < 0 || c.Port > 65535:
 		return &configError{"PORT", fmt.Sprintf("must be 0..65535 (got %d)", c.Port)}

@@ -78,7 +78,11 @@ func runImportMCP(ctx context.Context, args []string, getenv func(string) string
 		*tenant = "default"
 	}
 	p := &contextd.Principal{Tenant: *tenant, Role: contextd.RoleAdmin, Subject: "import"}
-	st, err := mcpapi.ImportMemoryJSONL(ctx, contextd.NewService(store), p, in)
+	svc, err := newService(store, cfg, nil)
+	if err != nil {
+		return err
+	}
+	st, err := mcpapi.ImportMemoryJSONL(ctx, svc, p, in)
 	if err != nil {
 		return err
 	}

@@ -67,6 +67,8 @@ Usage:
                                            replace the store (stopped) by a backup, or by the
                                            state at a moment (point-in-time recovery)
   contextd check [--full] [--json]        check that the full-text indexes agree with the rows
+  contextd reindex                        embed every context and memory whose vector is missing or of another model
+  contextd eval locomo PATH               LoCoMo turn recall of fulltext, semantic and hybrid search
   contextd version
 
 Run "contextd <command> --help" for the flags of a command. Every command
@@ -104,6 +106,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runCheck(ctx, args, getenv, stdout, stderr)
 	case "healthcheck":
 		return runHealthcheck(ctx, args, getenv, stdout, stderr)
+	case "eval":
+		return runEval(ctx, args, getenv, stdout, stderr)
+	case "reindex":
+		return runReindex(ctx, args, getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "contextd", buildVersion())
 		return nil

@@ -1,0 +1,138 @@
+package embed
+
+import (
+	"strings"
+	"unicode"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// Tokenizer is BERT's uncased WordPiece tokenizer: control characters
+// dropped, CJK ideographs split apart, lower-cased, accents stripped,
+// punctuation split off, then every word cut greedily into the longest
+// vocabulary pieces, continuation pieces written "##piece". Special tokens
+// such as "[CLS]" in the text are ordinary text here.
+type Tokenizer struct {
+	vocab map[string]int32
+	unk   int32
+}
+
+// maxWordChars is BERT's limit: a longer word is one unknown token.
+const maxWordChars = 100
+
+// NewTokenizer builds a tokenizer over a vocabulary, one token per entry in
+// id order. unk is the unknown token ("[UNK]").
+func NewTokenizer(vocab []string, unk string) *Tokenizer {
+	t := &Tokenizer{vocab: make(map[string]int32, len(vocab)), unk: -1}
+	for i, v := range vocab {
+		if _, dup := t.vocab[v]; !dup {
+			t.vocab[v] = int32(i)
+		}
+	}
+	if id, ok := t.vocab[unk]; ok {
+		t.unk = id
+	}
+	return t
+}
+
+// Tokenize returns the token ids of text (without [CLS] and [SEP]).
+func (t *Tokenizer) Tokenize(text string) []int32 {
+	var ids []int32
+	for _, w := range basicTokens(text) {
+		ids = t.wordPiece(w, ids)
+	}
+	return ids
+}
+
+func (t *Tokenizer) wordPiece(word string, ids []int32) []int32 {
+	runes := []rune(word)
+	if len(runes) > maxWordChars {
+		return t.appendUnk(ids)
+	}
+	mark := len(ids)
+	var b strings.Builder
+	for start := 0; start < len(runes); {
+		end, cur := len(runes), int32(-1)
+		for start < end {
+			b.Reset()
+			if start > 0 {
+				b.WriteString("##")
+			}
+			b.WriteString(string(runes[start:end]))
+			if id, ok := t.vocab[b.String()]; ok {
+				cur = id
+				break
+			}
+			end--
+		}
+		if cur < 0 {
+			return t.appendUnk(ids[:mark])
+		}
+		ids = append(ids, cur)
+		start = end
+	}
+	return ids
+}
+
+func (t *Tokenizer) appendUnk(ids []int32) []int32 {
+	if t.unk < 0 {
+		return ids
+	}
+	return append(ids, t.unk)
+}
+
+// basicTokens splits text into lower-case, accent-free words and single
+// punctuation characters.
+func basicTokens(text string) []string {
+	var clean strings.Builder
+	for _, r := range text {
+		switch {
+		case r == 0 || r == unicode.ReplacementChar:
+		case r == ' ' || r == '\t' || r == '\n' || r == '\r' || unicode.Is(unicode.Zs, r):
+			clean.WriteByte(' ')
+		case unicode.IsControl(r) || unicode.In(r, unicode.Cc, unicode.Cf, unicode.Co, unicode.Cs):
+		case isCJK(r):
+			clean.WriteByte(' ')
+			clean.WriteRune(r)
+			clean.WriteByte(' ')
+		default:
+			clean.WriteRune(r)
+		}
+	}
+	var words []string
+	for _, tok := range strings.Fields(clean.String()) {
+		tok = norm.NFD.String(strings.ToLower(tok))
+		var cur strings.Builder
+		for _, r := range tok {
+			switch {
+			case unicode.Is(unicode.Mn, r):
+			case isPunct(r):
+				if cur.Len() > 0 {
+					words = append(words, cur.String())
+					cur.Reset()
+				}
+				words = append(words, string(r))
+			default:
+				cur.WriteRune(r)
+			}
+		}
+		if cur.Len() > 0 {
+			words = append(words, cur.String())
+		}
+	}
+	return words
+}
+
+// isPunct is BERT's punctuation: ASCII symbols and Unicode P* categories.
+func isPunct(r rune) bool {
+	if (r >= 33 && r <= 47) || (r >= 58 && r <= 64) || (r >= 91 && r <= 96) || (r >= 123 && r <= 126) {
+		return true
+	}
+	return unicode.IsPunct(r)
+}
+
+func isCJK(r rune) bool {
+	return (r >= 0x4E00 && r <= 0x9FFF) || (r >= 0x3400 && r <= 0x4DBF) || (r >= 0x20000 && r <= 0x2A6DF) ||
+		(r >= 0x2A700 && r <= 0x2B73F) || (r >= 0x2B740 && r <= 0x2B81F) || (r >= 0x2B820 && r <= 0x2CEAF) ||
+		(r >= 0xF900 && r <= 0xFAFF) || (r >= 0x2F800 && r <= 0x2FA1F)
+}

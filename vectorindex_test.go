@@ -1,0 +1,244 @@
+package contextd_test
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/contextd/contextd"
+)
+
+func randVec(r *rand.Rand, dims int) []float32 {
+	v := make([]float32, dims)
+	var n float64
+	for i := range v {
+		v[i] = float32(r.NormFloat64())
+		n += float64(v[i]) * float64(v[i])
+	}
+	for i := range v {
+		v[i] /= float32(math.Sqrt(n))
+	}
+	return v
+}
+
+var benchTypes = []string{"note", "decision", "task", "doc"}
+
+// syntheticIndex is an index of n random contexts in tenant "t".
+func syntheticIndex(n, dims int) *contextd.VectorIndex {
+	r := rand.New(rand.NewPCG(1, 2))
+	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	return contextd.NewVectorIndex("m", func(_ context.Context, tenant, kind, model string, fn func(contextd.VectorEntry)) error {
+		for i := range n {
+			fn(contextd.VectorEntry{ID: "c" + strconv.Itoa(i), Vector: randVec(r, dims), Type: benchTypes[i%4],
+				Status: contextd.StatusActive, Tags: []string{"t" + strconv.Itoa(i%10)}, UserID: "u",
+				CreatedAt: base.Add(time.Duration(i) * time.Second), Metadata: map[string]any{"team": []string{"red", "blue"}[i%2]}})
+		}
+		return nil
+	})
+}
+
+// TestNearestIsExact compares the index with a brute-force float64 ranking.
+func TestNearestIsExact(t *testing.T) {
+	const n, dims = 2000, 64
+	ix := syntheticIndex(n, dims)
+	r := rand.New(rand.NewPCG(1, 2))
+	vecs := make([][]float32, n)
+	for i := range vecs {
+		vecs[i] = randVec(r, dims)
+	}
+	q := randVec(rand.New(rand.NewPCG(9, 9)), dims)
+	f := contextd.VectorFilter{Scope: contextd.Scope{Tenant: "t"}, Contexts: &contextd.SearchFilters{Types: []string{"note", "task"}, Tags: []string{"t2"}}}
+	hits, total, err := ix.Nearest(context.Background(), contextd.VectorContext, q, f, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type sc struct {
+		id string
+		s  float64
+	}
+	var want []sc
+	for i, v := range vecs {
+		if (i%4 == 0 || i%4 == 2) && i%10 == 2 {
+			var s float64
+			for j := range v {
+				s += float64(v[j]) * float64(q[j])
+			}
+			want = append(want, sc{"c" + strconv.Itoa(i), s})
+		}
+	}
+	slices.SortFunc(want, func(a, b sc) int {
+		if a.s > b.s {
+			return -1
+		}
+		return 1
+	})
+	if total != len(want) {
+		t.Fatalf("total %d, want %d", total, len(want))
+	}
+	// int8 quantization may swap near ties: the top 10 must overlap 9 of 10
+	// and scores must be within 0.02 of the exact ones.
+	overlap := 0
+	for _, h := range hits {
+		for _, w := range want[:10] {
+			if h.ID == w.id {
+				overlap++
+				if math.Abs(h.Score-w.s) > 0.02 {
+					t.Fatalf("%s: score %.4f, exact %.4f", h.ID, h.Score, w.s)
+				}
+			}
+		}
+	}
+	if overlap < 9 {
+		t.Fatalf("top 10 overlap %d with the exact ranking", overlap)
+	}
+	ix.Remove("t", contextd.VectorContext, hits[0].ID)
+	again, total2, _ := ix.Nearest(context.Background(), contextd.VectorContext, q, f, 10)
+	if total2 != total-1 || again[0].ID == hits[0].ID {
+		t.Fatalf("after Remove: total %d (was %d), first %s", total2, total, again[0].ID)
+	}
+}
+
+func TestEncodeVector(t *testing.T) {
+	v := randVec(rand.New(rand.NewPCG(3, 4)), 128)
+	d := contextd.DecodeVector(contextd.EncodeVector(v))
+	var dot float64
+	for i := range v {
+		dot += float64(v[i]) * float64(d[i])
+	}
+	if len(d) != 128 || dot < 0.999 {
+		t.Fatalf("round trip: %d dims, cosine %.5f", len(d), dot)
+	}
+	if contextd.DecodeVector([]byte{1}) != nil {
+		t.Fatal("a short value should decode to nil")
+	}
+}
+
+// BenchmarkNearest1M: search over 1M 256-dimension vectors (the built-in size) of one
+// tenant, top 100, with and without filters.
+func BenchmarkNearest1M(b *testing.B) {
+	const n, dims = 1_000_000, 256
+	ix := syntheticIndex(n, dims)
+	ctx := context.Background()
+	q := randVec(rand.New(rand.NewPCG(7, 7)), dims)
+	all := contextd.VectorFilter{Scope: contextd.Scope{Tenant: "t"}, Contexts: &contextd.SearchFilters{}}
+	if _, _, err := ix.Nearest(ctx, contextd.VectorContext, q, all, 100); err != nil { // load
+		b.Fatal(err)
+	}
+	cases := map[string]*contextd.SearchFilters{
+		"nofilter":   {},
+		"type+tag":   {Types: []string{"note"}, Tags: []string{"t3"}},
+		"type+meta":  {Types: []string{"note", "task"}, Metadata: map[string]any{"team": "red"}},
+		"created>":   {CreatedAfter: time.Date(2025, 1, 10, 0, 0, 0, 0, time.UTC)},
+		"status+tag": {Statuses: []string{contextd.StatusActive}, Tags: []string{"t1"}},
+	}
+	for name, f := range cases {
+		b.Run(name, func(b *testing.B) {
+			vf := contextd.VectorFilter{Scope: contextd.Scope{Tenant: "t"}, Contexts: f}
+			for b.Loop() {
+				if _, _, err := ix.Nearest(ctx, contextd.VectorContext, q, vf, 100); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestBinaryStageRecall: on shards large enough for the two-stage search, the
+// top 10 agree with exact scoring for most results.
+func TestBinaryStageRecall(t *testing.T) {
+	const n, dims = 40000, 128
+	ix := syntheticIndex(n, dims)
+	r := rand.New(rand.NewPCG(1, 2))
+	vecs := make([][]float32, n)
+	for i := range vecs {
+		vecs[i] = randVec(r, dims)
+	}
+	qr := rand.New(rand.NewPCG(5, 6))
+	f := contextd.VectorFilter{Scope: contextd.Scope{Tenant: "t"}, Contexts: &contextd.SearchFilters{Types: []string{"note", "task"}}}
+	found, queries := 0, 20
+	for range queries {
+		// A query near a stored vector, as real queries are near their answers.
+		base := vecs[qr.IntN(n)]
+		q := make([]float32, dims)
+		noise := randVec(qr, dims)
+		for j := range q {
+			q[j] = base[j] + 0.8*noise[j]
+		}
+		hits, _, err := ix.Nearest(context.Background(), contextd.VectorContext, q, f, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		type sc struct {
+			id string
+			s  float64
+		}
+		var exact []sc
+		for i, v := range vecs {
+			if i%2 != 0 {
+				continue
+			}
+			var s float64
+			for j := range v {
+				s += float64(v[j]) * float64(q[j])
+			}
+			exact = append(exact, sc{"c" + strconv.Itoa(i), s})
+		}
+		slices.SortFunc(exact, func(a, b sc) int {
+			if a.s > b.s {
+				return -1
+			}
+			return 1
+		})
+		for _, h := range hits {
+			for _, e := range exact[:10] {
+				if h.ID == e.id {
+					found++
+				}
+			}
+		}
+	}
+	if recall := float64(found) / float64(10*queries); recall < 0.9 {
+		t.Fatalf("recall@10 of the two-stage search %.3f, want >= 0.9", recall)
+	} else {
+		t.Logf("recall@10 %.3f", recall)
+	}
+}
+
+// TestVectorIndexBound: shards beyond MaxVectors are dropped, least recently
+// searched first, and reload on their next search.
+func TestVectorIndexBound(t *testing.T) {
+	loads := map[string]int{}
+	ix := contextd.NewVectorIndex("m", func(_ context.Context, tenant, kind, model string, fn func(contextd.VectorEntry)) error {
+		loads[tenant]++
+		r := rand.New(rand.NewPCG(1, 1))
+		for i := range 10 {
+			fn(contextd.VectorEntry{ID: strconv.Itoa(i), Vector: randVec(r, 8)})
+		}
+		return nil
+	})
+	ix.MaxVectors = 25
+	q := randVec(rand.New(rand.NewPCG(2, 2)), 8)
+	search := func(tenant string) {
+		t.Helper()
+		hits, total, err := ix.Nearest(context.Background(), contextd.VectorContext, q, contextd.VectorFilter{Scope: contextd.Scope{Tenant: tenant}, Contexts: &contextd.SearchFilters{}}, 3)
+		if err != nil || total != 10 || len(hits) != 3 {
+			t.Fatalf("%s: %d hits of %d, %v", tenant, len(hits), total, err)
+		}
+	}
+	search("a")
+	search("b")
+	search("a") // b is now the least recently used
+	search("c") // 30 > 25: b goes
+	search("a")
+	if loads["a"] != 1 || loads["b"] != 1 {
+		t.Fatalf("loads %v: a should have stayed", loads)
+	}
+	search("b")
+	if loads["b"] != 2 {
+		t.Fatalf("loads %v: b should have been dropped and reloaded", loads)
+	}
+}
