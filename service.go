@@ -36,7 +36,7 @@ const MaxBatchItems = 1000
 // CreateContexts validates and stores items in one transaction, all or nothing.
 // Field locations are prefixed with prefix ("body" for one, "body.items" for a batch).
 func (s *Service) CreateContexts(ctx context.Context, p *Principal, items []ContextCreate, batch bool) ([]*Context, error) {
-	if err := p.Require(RoleWriter); err != nil {
+	if err := p.Need(PermContextsWrite); err != nil {
 		return nil, err
 	}
 	if len(items) == 0 || len(items) > MaxBatchItems {
@@ -69,7 +69,7 @@ func (s *Service) fillUser(p *Principal, uid *string, loc string) error {
 
 // GetContext returns one context.
 func (s *Service) GetContext(ctx context.Context, p *Principal, id string) (*Context, error) {
-	if err := p.Require(RoleReader); err != nil {
+	if err := p.Need(PermContextsRead); err != nil {
 		return nil, err
 	}
 	return s.Store.GetContext(ctx, p.Scope(), id)
@@ -77,7 +77,7 @@ func (s *Service) GetContext(ctx context.Context, p *Principal, id string) (*Con
 
 // FindContexts lists contexts.
 func (s *Service) FindContexts(ctx context.Context, p *Principal, f ContextFilter) ([]*Context, string, error) {
-	if err := p.Require(RoleReader); err != nil {
+	if err := p.Need(PermContextsRead); err != nil {
 		return nil, "", err
 	}
 	if err := f.Validate(); err != nil {
@@ -88,7 +88,7 @@ func (s *Service) FindContexts(ctx context.Context, p *Principal, f ContextFilte
 
 // UpdateContext changes a context.
 func (s *Service) UpdateContext(ctx context.Context, p *Principal, id string, u ContextUpdate) (*Context, error) {
-	if err := p.Require(RoleWriter); err != nil {
+	if err := p.Need(PermContextsWrite); err != nil {
 		return nil, err
 	}
 	if err := u.Validate("body"); err != nil {
@@ -99,7 +99,7 @@ func (s *Service) UpdateContext(ctx context.Context, p *Principal, id string, u 
 
 // DeleteContext removes a context and its relationships.
 func (s *Service) DeleteContext(ctx context.Context, p *Principal, id string) error {
-	if err := p.Require(RoleWriter); err != nil {
+	if err := p.Need(PermContextsWrite); err != nil {
 		return err
 	}
 	return s.Store.DeleteContext(ctx, p.Scope(), id)
@@ -107,7 +107,7 @@ func (s *Service) DeleteContext(ctx context.Context, p *Principal, id string) er
 
 // CreateRelationship links two contexts.
 func (s *Service) CreateRelationship(ctx context.Context, p *Principal, r RelationshipCreate) (*Relationship, error) {
-	if err := p.Require(RoleWriter); err != nil {
+	if err := p.Need(PermContextsWrite); err != nil {
 		return nil, err
 	}
 	if err := r.Normalize("body"); err != nil {
@@ -118,7 +118,7 @@ func (s *Service) CreateRelationship(ctx context.Context, p *Principal, r Relati
 
 // FindRelationships lists the edges of a context.
 func (s *Service) FindRelationships(ctx context.Context, p *Principal, f RelationshipFilter) ([]*Relationship, error) {
-	if err := p.Require(RoleReader); err != nil {
+	if err := p.Need(PermContextsRead); err != nil {
 		return nil, err
 	}
 	if err := f.Validate(); err != nil {
@@ -129,7 +129,7 @@ func (s *Service) FindRelationships(ctx context.Context, p *Principal, f Relatio
 
 // DeleteRelationship removes an edge.
 func (s *Service) DeleteRelationship(ctx context.Context, p *Principal, id string) error {
-	if err := p.Require(RoleWriter); err != nil {
+	if err := p.Need(PermContextsWrite); err != nil {
 		return err
 	}
 	return s.Store.DeleteRelationship(ctx, p.Scope(), id)
@@ -137,7 +137,7 @@ func (s *Service) DeleteRelationship(ctx context.Context, p *Principal, id strin
 
 // Graph walks the graph around a context.
 func (s *Service) Graph(ctx context.Context, p *Principal, q GraphQuery) (*Graph, error) {
-	if err := p.Require(RoleReader); err != nil {
+	if err := p.Need(PermContextsRead); err != nil {
 		return nil, err
 	}
 	if err := q.Validate(); err != nil {
@@ -148,7 +148,7 @@ func (s *Service) Graph(ctx context.Context, p *Principal, q GraphQuery) (*Graph
 
 // Search runs a search over the principal's contexts and records its latency.
 func (s *Service) Search(ctx context.Context, p *Principal, q SearchQuery) (*SearchResult, error) {
-	if err := p.Require(RoleReader); err != nil {
+	if err := p.Need(PermSearch); err != nil {
 		return nil, err
 	}
 	if err := q.Validate(); err != nil {
@@ -183,7 +183,7 @@ type LatencyStats struct {
 
 // SearchStats returns the tenant's index statistics and query latencies.
 func (s *Service) SearchStats(ctx context.Context, p *Principal) (*SearchStats, error) {
-	if err := p.Require(RoleReader); err != nil {
+	if err := p.Need(PermSearch); err != nil {
 		return nil, err
 	}
 	is, err := s.Store.IndexStats(ctx, p.Scope())
@@ -240,7 +240,7 @@ func (st *queryStats) summary() LatencyStats {
 
 // CreateMemories validates and stores memories, all or nothing.
 func (s *Service) CreateMemories(ctx context.Context, p *Principal, items []MemoryCreate, batch bool) ([]*Memory, error) {
-	if err := p.Require(RoleWriter); err != nil {
+	if err := p.Need(PermMemoriesWrite); err != nil {
 		return nil, err
 	}
 	if len(items) == 0 || len(items) > MaxBatchItems {
@@ -264,7 +264,7 @@ func (s *Service) CreateMemories(ctx context.Context, p *Principal, items []Memo
 
 // GetMemory returns one live memory.
 func (s *Service) GetMemory(ctx context.Context, p *Principal, id string) (*Memory, error) {
-	if err := p.Require(RoleReader); err != nil {
+	if err := p.Need(PermMemoriesRead); err != nil {
 		return nil, err
 	}
 	return s.Store.GetMemory(ctx, p.Scope(), id)
@@ -272,7 +272,7 @@ func (s *Service) GetMemory(ctx context.Context, p *Principal, id string) (*Memo
 
 // FindMemories lists live memories.
 func (s *Service) FindMemories(ctx context.Context, p *Principal, f MemoryFilter) ([]*Memory, string, error) {
-	if err := p.Require(RoleReader); err != nil {
+	if err := p.Need(PermMemoriesRead); err != nil {
 		return nil, "", err
 	}
 	if err := f.Validate(); err != nil {
@@ -283,7 +283,7 @@ func (s *Service) FindMemories(ctx context.Context, p *Principal, f MemoryFilter
 
 // UpdateMemory changes a memory.
 func (s *Service) UpdateMemory(ctx context.Context, p *Principal, id string, u MemoryUpdate) (*Memory, error) {
-	if err := p.Require(RoleWriter); err != nil {
+	if err := p.Need(PermMemoriesWrite); err != nil {
 		return nil, err
 	}
 	if err := u.Validate("body"); err != nil {
@@ -294,7 +294,7 @@ func (s *Service) UpdateMemory(ctx context.Context, p *Principal, id string, u M
 
 // DeleteMemory removes a memory.
 func (s *Service) DeleteMemory(ctx context.Context, p *Principal, id string) error {
-	if err := p.Require(RoleWriter); err != nil {
+	if err := p.Need(PermMemoriesWrite); err != nil {
 		return err
 	}
 	return s.Store.DeleteMemory(ctx, p.Scope(), id)
@@ -302,7 +302,7 @@ func (s *Service) DeleteMemory(ctx context.Context, p *Principal, id string) err
 
 // SearchMemories ranks memories for a query.
 func (s *Service) SearchMemories(ctx context.Context, p *Principal, q MemorySearch) ([]*MemoryHit, error) {
-	if err := p.Require(RoleReader); err != nil {
+	if err := p.Need(PermMemoriesRead); err != nil {
 		return nil, err
 	}
 	if err := q.Validate(); err != nil {
@@ -313,7 +313,7 @@ func (s *Service) SearchMemories(ctx context.Context, p *Principal, q MemorySear
 
 // CreateSession stores a new session.
 func (s *Service) CreateSession(ctx context.Context, p *Principal, c SessionCreate) (*Session, error) {
-	if err := p.Require(RoleWriter); err != nil {
+	if err := p.Need(PermMemoriesWrite); err != nil {
 		return nil, err
 	}
 	if err := s.fillUser(p, &c.UserID, "body.userId"); err != nil {
@@ -327,7 +327,7 @@ func (s *Service) CreateSession(ctx context.Context, p *Principal, c SessionCrea
 
 // GetSession returns a session.
 func (s *Service) GetSession(ctx context.Context, p *Principal, id string) (*Session, error) {
-	if err := p.Require(RoleReader); err != nil {
+	if err := p.Need(PermMemoriesRead); err != nil {
 		return nil, err
 	}
 	return s.Store.GetSession(ctx, p.Scope(), id)
@@ -335,7 +335,7 @@ func (s *Service) GetSession(ctx context.Context, p *Principal, id string) (*Ses
 
 // FindSessions lists sessions.
 func (s *Service) FindSessions(ctx context.Context, p *Principal, f SessionFilter) ([]*Session, string, error) {
-	if err := p.Require(RoleReader); err != nil {
+	if err := p.Need(PermMemoriesRead); err != nil {
 		return nil, "", err
 	}
 	if err := f.Validate(); err != nil {
@@ -346,7 +346,7 @@ func (s *Service) FindSessions(ctx context.Context, p *Principal, f SessionFilte
 
 // DeleteSession removes a session and its memories.
 func (s *Service) DeleteSession(ctx context.Context, p *Principal, id string) error {
-	if err := p.Require(RoleWriter); err != nil {
+	if err := p.Need(PermMemoriesWrite); err != nil {
 		return err
 	}
 	return s.Store.DeleteSession(ctx, p.Scope(), id)
@@ -377,6 +377,7 @@ type KeyCreate struct {
 	Name      string
 	UserID    string
 	ExpiresIn time.Duration // 0: never expires
+	Scopes    []Permission  // narrows the role's permissions; nil: all of them
 }
 
 // NewAPIKey makes and stores a key without any principal check (for the CLI
@@ -402,10 +403,17 @@ func (s *Service) NewAPIKey(ctx context.Context, c KeyCreate) (*APIKey, string, 
 	if err := v.err(); err != nil {
 		return nil, "", err
 	}
+	scopes, err := NormalizePermissions(c.Scopes, "scopes")
+	if err != nil {
+		return nil, "", err
+	}
+	if err := CheckPermissions(c.Role, scopes, "scopes"); err != nil {
+		return nil, "", err
+	}
 	now := s.now()
 	secret, hash := NewAPIKeySecret()
 	k := &APIKey{ID: NewID(now), Tenant: c.Tenant, Role: c.Role, Name: c.Name, UserID: c.UserID,
-		Prefix: secret[:len(APIKeyPrefix)+6], CreatedAt: now}
+		Prefix: secret[:len(APIKeyPrefix)+6], CreatedAt: now, Scopes: scopes}
 	if k.Name == "" {
 		k.Name = "key-" + k.ID[len(k.ID)-6:]
 	}
@@ -421,11 +429,21 @@ func (s *Service) NewAPIKey(ctx context.Context, c KeyCreate) (*APIKey, string, 
 
 // CreateAPIKey makes a key in the admin's own tenant.
 func (s *Service) CreateAPIKey(ctx context.Context, p *Principal, c KeyCreate) (*APIKey, string, error) {
-	if err := p.Require(RoleAdmin); err != nil {
+	if err := p.Need(PermAdminKeys); err != nil {
 		return nil, "", err
 	}
 	if p.UID != "" && c.UserID != p.UID {
 		return nil, "", Errorf(EFORBIDDEN, "a uid-bound credential may only create keys for user %s", p.UID)
+	}
+	scopes, err := NormalizePermissions(c.Scopes, "body.scopes")
+	if err != nil {
+		return nil, "", err
+	}
+	if err := CheckPermissions(c.Role, scopes, "body.scopes"); err != nil {
+		return nil, "", err
+	}
+	if !p.Role.Includes(c.Role) || !p.Covers(c.Role, scopes) {
+		return nil, "", Errorf(EFORBIDDEN, "a credential may only create keys with permissions it holds itself")
 	}
 	c.Tenant = p.Tenant
 	return s.NewAPIKey(ctx, c)
@@ -433,7 +451,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, p *Principal, c KeyCreate) (
 
 // FindAPIKeys lists the keys of the admin's tenant.
 func (s *Service) FindAPIKeys(ctx context.Context, p *Principal) ([]*APIKey, error) {
-	if err := p.Require(RoleAdmin); err != nil {
+	if err := p.Need(PermAdminKeys); err != nil {
 		return nil, err
 	}
 	return s.Store.FindAPIKeys(ctx, p.Tenant)
@@ -441,7 +459,7 @@ func (s *Service) FindAPIKeys(ctx context.Context, p *Principal) ([]*APIKey, err
 
 // RevokeAPIKey revokes a key of the admin's tenant; it stops working at once.
 func (s *Service) RevokeAPIKey(ctx context.Context, p *Principal, id string) error {
-	if err := p.Require(RoleAdmin); err != nil {
+	if err := p.Need(PermAdminKeys); err != nil {
 		return err
 	}
 	return s.Store.RevokeAPIKey(ctx, p.Tenant, id, s.now())
@@ -462,5 +480,9 @@ func (s *Service) Authenticate(ctx context.Context, key string) (*Principal, err
 	if !k.Active(s.now()) {
 		return nil, Errorf(EUNAUTHORIZED, "API key revoked or expired")
 	}
-	return &Principal{Tenant: k.Tenant, Role: k.Role, UID: k.UserID, Subject: k.Name, KeyID: k.ID}, nil
+	p := &Principal{Tenant: k.Tenant, Role: k.Role, UID: k.UserID, Subject: k.Name, KeyID: k.ID}
+	if len(k.Scopes) > 0 {
+		p.Scopes = k.Scopes
+	}
+	return p, nil
 }

@@ -90,6 +90,8 @@ type tokenClaims struct {
 	Tenant string `json:"tenant"`
 	Role   string `json:"role"`
 	UID    string `json:"uid,omitempty"`
+	// Scope narrows the role's permissions: space-separated, as in OAuth 2.
+	Scope string `json:"scope,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -120,6 +122,13 @@ func (s *server) parseJWT(token string) (*contextd.Principal, error) {
 	case c.UID != "" && !contextd.ValidTenant(c.UID): // the same rule as a user id
 		return nil, unauthorized("the token's uid claim is invalid", "invalid_token")
 	}
+	scopes, err := contextd.ParsePermissions(c.Scope)
+	if err != nil || contextd.CheckPermissions(role, scopes, "scope") != nil {
+		return nil, unauthorized("the token's scope claim names a permission its role does not grant", "invalid_token")
+	}
+	if c.Scope != "" && len(scopes) == 0 {
+		return nil, unauthorized("the token's scope claim is empty", "invalid_token")
+	}
 	subject := c.Subject
 	if subject == "" {
 		subject = c.UID
@@ -127,7 +136,7 @@ func (s *server) parseJWT(token string) (*contextd.Principal, error) {
 	if subject == "" {
 		subject = "jwt"
 	}
-	return &contextd.Principal{Tenant: c.Tenant, Role: role, UID: c.UID, Subject: subject}, nil
+	return &contextd.Principal{Tenant: c.Tenant, Role: role, UID: c.UID, Subject: subject, Scopes: scopes}, nil
 }
 
 // principalOf returns the request's principal; the Service answers 401 for nil.

@@ -211,6 +211,7 @@ func NewHandler(cfg Config) (h http.Handler, err error) {
 		}
 	}()
 	s.api = humago.New(s.mux, s.humaConfig())
+	s.api.UseMiddleware(s.checkPermission)
 	s.routes()
 	return s.chain(http.HandlerFunc(s.route)), nil
 }
@@ -263,8 +264,9 @@ func (s *server) humaConfig() huma.Config {
 	cfg.RejectUnknownQueryParameters = true // a misspelt filter is an error, not silently ignored
 	cfg.Formats = map[string]huma.Format{"application/json": jsonFormat, "json": jsonFormat}
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
-		schemeBearer: {Type: "http", Scheme: "bearer", Description: "An API key, or an HS256 JWT with tenant, role, uid? and exp claims."},
-		schemeAPIKey: {Type: "apiKey", In: "header", Name: "X-API-Key", Description: "An API key."},
+		schemeBearer: {Type: "http", Scheme: "bearer", Description: "An API key, or a JWT with tenant, role, uid?, scope? and exp claims. " +
+			"The scope of each operation's requirement is the permission it needs."},
+		schemeAPIKey: {Type: "apiKey", In: "header", Name: "X-API-Key", Description: "An API key. The scope of each operation's requirement is the permission it needs."},
 	}
 	return cfg
 }

@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
 
+	"github.com/contextd/contextd"
 	"github.com/danielgtaylor/huma/v2"
 )
 
@@ -16,6 +18,53 @@ const (
 	tagAdmin    = "Administration"
 	tagOps      = "Operations"
 )
+
+// permissions says what every credentialed route needs, by operation id: the
+// one place that says who may call what (roles grant permissions, see
+// contextd.Role.Permissions; keys and tokens may narrow them). The gateway
+// checks it before the request body is read, the Service checks it again
+// for both front doors, and the OpenAPI document lists it as the scope of
+// the operation's security requirement. NewHandler refuses a /v1 route
+// missing here.
+var permissions = map[string]contextd.Permission{
+	"healthDetails": contextd.PermAdminOps,
+
+	"createContext":      contextd.PermContextsWrite,
+	"createContexts":     contextd.PermContextsWrite,
+	"listContexts":       contextd.PermContextsRead,
+	"getContext":         contextd.PermContextsRead,
+	"updateContext":      contextd.PermContextsWrite,
+	"deleteContext":      contextd.PermContextsWrite,
+	"createRelationship": contextd.PermContextsWrite,
+	"listRelationships":  contextd.PermContextsRead,
+	"deleteRelationship": contextd.PermContextsWrite,
+	"getGraph":           contextd.PermContextsRead,
+
+	"search":      contextd.PermSearch,
+	"searchGet":   contextd.PermSearch,
+	"searchStats": contextd.PermSearch,
+
+	"createMemory":   contextd.PermMemoriesWrite,
+	"createMemories": contextd.PermMemoriesWrite,
+	"listMemories":   contextd.PermMemoriesRead,
+	"searchMemories": contextd.PermMemoriesRead,
+	"getMemory":      contextd.PermMemoriesRead,
+	"updateMemory":   contextd.PermMemoriesWrite,
+	"deleteMemory":   contextd.PermMemoriesWrite,
+
+	"createSession":       contextd.PermMemoriesWrite,
+	"listSessions":        contextd.PermMemoriesRead,
+	"getSession":          contextd.PermMemoriesRead,
+	"deleteSession":       contextd.PermMemoriesWrite,
+	"listSessionMemories": contextd.PermMemoriesRead,
+	"listSessionContexts": contextd.PermContextsRead, // and memories:read: the Service reads the session too
+
+	"listAPIKeys":  contextd.PermAdminKeys,
+	"createAPIKey": contextd.PermAdminKeys,
+	"getAPIKey":    contextd.PermAdminKeys,
+	"revokeAPIKey": contextd.PermAdminKeys,
+	"listAlerts":   contextd.PermAdminOps,
+}
 
 // routes lists every route of the server, in one place.
 func (s *server) routes() {
@@ -97,6 +146,10 @@ func (s *server) public(method, path, id, summary string) huma.Operation {
 // status (0 for 200); errs are the statuses it may answer besides the
 // common ones (400, 401, 403, 413, 415, 422, 429, 503).
 func (s *server) v1(method, path, id, tag, summary string, status int, errs ...int) huma.Operation {
+	perm, ok := permissions[id]
+	if !ok {
+		panic(fmt.Sprintf("route %s %s (%s) declares no permission: add it to permissions in routes.go", method, path, id))
+	}
 	op := huma.Operation{
 		OperationID:   id,
 		Method:        method,
@@ -104,7 +157,8 @@ func (s *server) v1(method, path, id, tag, summary string, status int, errs ...i
 		Summary:       summary,
 		Tags:          []string{tag},
 		DefaultStatus: status,
-		Security:      []map[string][]string{{schemeBearer: {}}, {schemeAPIKey: {}}},
+		Security:      []map[string][]string{{schemeBearer: {string(perm)}}, {schemeAPIKey: {string(perm)}}},
+		Metadata:      map[string]any{permissionKey: perm},
 		Errors: append([]int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden,
 			http.StatusTooManyRequests, http.StatusServiceUnavailable}, errs...),
 	}

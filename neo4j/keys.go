@@ -3,6 +3,7 @@ package neo4j
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/contextd/contextd"
@@ -13,7 +14,7 @@ import (
 // namespace/hash, both unique. Tenants are (:Tenant {sk}) nodes, made with
 // their first key.
 
-const keyProj = ` {.id, .tenant, .role, .name, .userId, .prefix, .createdAt, .expiresAt, .revokedAt}`
+const keyProj = ` {.id, .tenant, .role, .name, .userId, .prefix, .createdAt, .expiresAt, .revokedAt, .scopes}`
 
 func decodeKey(v any) (*contextd.APIKey, error) {
 	m, ok := v.(map[string]any)
@@ -22,7 +23,7 @@ func decodeKey(v any) (*contextd.APIKey, error) {
 	}
 	return &contextd.APIKey{ID: str(m["id"]), Tenant: str(m["tenant"]), Role: contextd.Role(str(m["role"])),
 		Name: str(m["name"]), UserID: str(m["userId"]), Prefix: str(m["prefix"]), CreatedAt: fromNanos(i64(m["createdAt"])),
-		ExpiresAt: optTime(m["expiresAt"]), RevokedAt: optTime(m["revokedAt"])}, nil
+		ExpiresAt: optTime(m["expiresAt"]), RevokedAt: optTime(m["revokedAt"]), Scopes: splitScopes(str(m["scopes"]))}, nil
 }
 
 // CreateAPIKey implements contextd.KeyStore.
@@ -55,10 +56,11 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *contextd.APIKey, hash strin
 		}
 		return exec(ctx, tx, `MERGE (t:Tenant {sk: $sk}) ON CREATE SET t.name = $tenant, t.ns = $ns, t.createdAt = $created
 			CREATE (a:ApiKey {uk: $uk, hk: $hk, ns: $ns, id: $id, tenant: $tenant, hash: $hash, role: $role, name: $name,
-				userId: $uid, prefix: $prefix, createdAt: $created, expiresAt: $expires, revokedAt: $revoked})`,
+				userId: $uid, prefix: $prefix, createdAt: $created, expiresAt: $expires, revokedAt: $revoked, scopes: $scopes})`,
 			params{"sk": s.sk(k.Tenant), "tenant": k.Tenant, "ns": s.ns, "uk": s.nsKey(k.ID), "hk": s.nsKey(hash), "id": k.ID,
 				"hash": hash, "role": string(k.Role), "name": k.Name, "uid": k.UserID, "prefix": k.Prefix,
-				"created": nanos(k.CreatedAt), "expires": nullNanos(k.ExpiresAt), "revoked": nullNanos(k.RevokedAt)})
+				"created": nanos(k.CreatedAt), "expires": nullNanos(k.ExpiresAt), "revoked": nullNanos(k.RevokedAt),
+				"scopes": contextd.JoinPermissions(k.Scopes, " ")})
 	})
 }
 
@@ -144,4 +146,16 @@ func (s *Store) CountAPIKeys(ctx context.Context) (int, error) {
 		return err
 	})
 	return n, err
+}
+
+// splitScopes reads the stored form of a key's scopes ("" for none).
+func splitScopes(s string) []contextd.Permission {
+	if s == "" {
+		return nil
+	}
+	var out []contextd.Permission
+	for _, f := range strings.Fields(s) {
+		out = append(out, contextd.Permission(f))
+	}
+	return out
 }

@@ -4,12 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/contextd/contextd"
 )
 
-const keyCols = `id, tenant, role, name, user_id, prefix, created_at, expires_at, revoked_at`
+const keyCols = `id, tenant, role, name, user_id, prefix, created_at, expires_at, revoked_at, scopes`
 
 func scanKey(row scanner) (*contextd.APIKey, error) {
 	var (
@@ -17,10 +18,12 @@ func scanKey(row scanner) (*contextd.APIKey, error) {
 		role             string
 		created          int64
 		expires, revoked sql.NullInt64
+		scopes           string
 	)
-	if err := row.Scan(&k.ID, &k.Tenant, &role, &k.Name, &k.UserID, &k.Prefix, &created, &expires, &revoked); err != nil {
+	if err := row.Scan(&k.ID, &k.Tenant, &role, &k.Name, &k.UserID, &k.Prefix, &created, &expires, &revoked, &scopes); err != nil {
 		return nil, err
 	}
+	k.Scopes = splitScopes(scopes)
 	k.Role = contextd.Role(role)
 	k.CreatedAt = fromNanos(created)
 	k.ExpiresAt, k.RevokedAt = fromNullNanos(expires), fromNullNanos(revoked)
@@ -50,9 +53,9 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *contextd.APIKey, hash strin
 			k.Tenant, nanos(k.CreatedAt)); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (id, tenant, hash, role, name, user_id, prefix, created_at, expires_at, revoked_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, k.ID, k.Tenant, hash, string(k.Role), k.Name, k.UserID, k.Prefix,
-			nanos(k.CreatedAt), nullNanos(k.ExpiresAt), nullNanos(k.RevokedAt))
+		_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (id, tenant, hash, role, name, user_id, prefix, created_at, expires_at, revoked_at, scopes)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, k.ID, k.Tenant, hash, string(k.Role), k.Name, k.UserID, k.Prefix,
+			nanos(k.CreatedAt), nullNanos(k.ExpiresAt), nullNanos(k.RevokedAt), contextd.JoinPermissions(k.Scopes, " "))
 		if isUnique(err) {
 			return contextd.Errorf(contextd.ECONFLICT, "an API key with that id or hash already exists")
 		}
@@ -134,4 +137,16 @@ func (s *Store) CountAPIKeys(ctx context.Context) (int, error) {
 		return c.QueryRowContext(ctx, `SELECT count(*) FROM api_keys`).Scan(&n)
 	})
 	return n, err
+}
+
+// splitScopes reads the stored form of a key's scopes ("" for none).
+func splitScopes(s string) []contextd.Permission {
+	if s == "" {
+		return nil
+	}
+	var out []contextd.Permission
+	for _, f := range strings.Fields(s) {
+		out = append(out, contextd.Permission(f))
+	}
+	return out
 }

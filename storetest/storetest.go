@@ -50,6 +50,7 @@ func Run(t *testing.T, open OpenFunc) {
 		memoryTests(),
 		sessionTests(),
 		keyTests(),
+		securityTests(),
 		isolationTests(),
 		concurrencyTests(),
 		reopenTests(),
