@@ -64,9 +64,13 @@ type Config struct {
 	Checks map[string]func(context.Context) error
 	// ReadyTimeout bounds each readiness check. 0 means DefaultReadyTimeout (2 s).
 	ReadyTimeout time.Duration
-	// Limiter, when non-nil, rate-limits authenticated requests per tenant
-	// and credential (429 with Retry-After). nil means no rate limit.
+	// Limiter, when non-nil, rate-limits authenticated requests per
+	// credential (429 with Retry-After, RateLimit-* headers on every
+	// answer). nil means no rate limit.
 	Limiter Limiter
+	// TenantLimiter, when non-nil, rate-limits every credential of a tenant
+	// together. nil means no tenant limit.
+	TenantLimiter Limiter
 	// Version is reported by /health/details and the OpenAPI document.
 	// "" means "dev".
 	Version string
@@ -119,6 +123,7 @@ type server struct {
 	checks         map[string]func(context.Context) error
 	readyTimeout   time.Duration
 	limiter        Limiter
+	tenantLimiter  Limiter
 	version        string
 	startedAt      time.Time
 	now            func() time.Time
@@ -142,6 +147,7 @@ func NewHandler(cfg Config) (h http.Handler, err error) {
 		checks:         cfg.Checks,
 		readyTimeout:   cfg.ReadyTimeout,
 		limiter:        cfg.Limiter,
+		tenantLimiter:  cfg.TenantLimiter,
 		version:        cfg.Version,
 		startedAt:      cfg.StartedAt,
 		now:            cfg.Now,

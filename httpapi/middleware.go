@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -200,7 +199,7 @@ func (s *server) securityHeaders(next http.Handler) http.Handler {
 const (
 	corsAllowMethods  = "GET, POST, PATCH, DELETE, OPTIONS"
 	corsAllowHeaders  = "Authorization, X-API-Key, If-Match, If-None-Match, Content-Type, X-Request-ID"
-	corsExposeHeaders = "ETag, Location, X-Request-ID, Retry-After, WWW-Authenticate"
+	corsExposeHeaders = "ETag, Location, X-Request-ID, Retry-After, WWW-Authenticate, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset"
 	corsMaxAge        = "600"
 )
 
@@ -284,44 +283,6 @@ func (s *server) timeout(next http.Handler) http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), s.requestTimeout)
 		defer cancel()
 		next.ServeHTTP(w, r.WithContext(ctx))
-	})
-}
-
-// Limiter decides whether a caller may make another request. Allow returns
-// ok=false and how long to wait when the caller is over its rate. A
-// ratelimit or redis package implements it; nil in Config means no limit.
-type Limiter interface {
-	Allow(ctx context.Context, key string) (ok bool, retryAfter time.Duration)
-}
-
-// rateLimit applies the Limiter to authenticated requests, per tenant and
-// credential.
-func (s *server) rateLimit(next http.Handler) http.Handler {
-	if s.limiter == nil {
-		return next
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := contextd.PrincipalFrom(r.Context())
-		if p == nil {
-			next.ServeHTTP(w, r)
-			return
-		}
-		key := p.Tenant + "/" + p.KeyID
-		if p.KeyID == "" {
-			key = p.Tenant + "/jwt:" + p.Subject
-		}
-		ok, wait := s.limiter.Allow(r.Context(), key)
-		if !ok {
-			pr := newProblem(http.StatusTooManyRequests, "too many requests: retry later")
-			secs := int64(math.Ceil(wait.Seconds()))
-			if secs < 1 {
-				secs = 1
-			}
-			pr.GetHeaders().Set("Retry-After", strconv.FormatInt(secs, 10))
-			writeProblem(w, pr)
-			return
-		}
-		next.ServeHTTP(w, r)
 	})
 }
 

@@ -49,6 +49,7 @@ type Config struct {
 	AlertWebhookURLs      string   `json:"alertWebhookUrls"`      // ALERT_WEBHOOK_URLS: comma-separated http(s) URLs receiving every alert change as JSON; "" none
 	AlertmanagerURL       string   `json:"alertmanagerUrl"`       // ALERTMANAGER_URL: Alertmanager base URL (alerts go to /api/v2/alerts); "" none
 	IntegrityInterval     Duration `json:"integrityInterval"`     // INTEGRITY_CHECK_INTERVAL: read-only index check by the health monitor; default 1h; 0 turns it off
+	Security                       // the security gateway's settings (security.go)
 }
 
 // Duration is a time.Duration read from JSON as "30s" or a number of seconds.
@@ -106,6 +107,7 @@ func defaultConfig() Config {
 		ShutdownTimeout:       Duration(15 * time.Second),
 		RequestTimeout:        Duration(30 * time.Second),
 		IntegrityInterval:     Duration(time.Hour),
+		Security:              defaultSecurity(),
 	}
 }
 
@@ -157,7 +159,7 @@ func durSet(f func(c *Config) *Duration) func(*Config, string) error {
 	}
 }
 
-var settings = []setting{
+var settings = append([]setting{
 	{"HOST", "host", "address to listen on", strSet(func(c *Config) *string { return &c.Host })},
 	{"PORT", "port", "port to listen on (0 picks a free one)", intSet(func(c *Config) *int { return &c.Port })},
 	{"STORE", "store", "store backend: sqlite or neo4j", strSet(func(c *Config) *string { return &c.Store })},
@@ -193,10 +195,10 @@ var settings = []setting{
 	{"ALERT_WEBHOOK_URLS", "alert-webhook-urls", "comma-separated URLs that receive alerts as JSON", strSet(func(c *Config) *string { return &c.AlertWebhookURLs })},
 	{"ALERTMANAGER_URL", "alertmanager-url", "Alertmanager URL that receives alerts", strSet(func(c *Config) *string { return &c.AlertmanagerURL })},
 	{"INTEGRITY_CHECK_INTERVAL", "integrity-check-interval", "interval of the scheduled index integrity check (0: off)", durSet(func(c *Config) *Duration { return &c.IntegrityInterval })},
-}
+}, securitySettings...)
 
 // secretFiles are the settings that may be read from a file named by NAME_FILE.
-var secretFiles = []string{"JWT_SECRET", "NEO4J_PASSWORD", "LLM_API_KEY", "METRICS_TOKEN"}
+var secretFiles = []string{"JWT_SECRET", "NEO4J_PASSWORD", "LLM_API_KEY", "METRICS_TOKEN", "REDIS_URL"}
 
 // profiles are the configuration profiles under config/.
 var profiles = []string{"production", "development", "test", "docker"}
@@ -349,7 +351,7 @@ func (c *Config) Validate() error {
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return &configError{"LOG_LEVEL", err.Error()}
 	}
-	return nil
+	return c.Security.validate()
 }
 
 func parseLevel(s string) (slog.Level, error) {

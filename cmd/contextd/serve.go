@@ -121,7 +121,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 
+	credLimiter, tenantLimiter, closeLimiters, err := limiters(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer closeLimiters()
 	handler, err := httpapi.NewHandler(httpapi.Config{
+		Limiter:        credLimiter,
+		TenantLimiter:  tenantLimiter,
 		Service:        svc,
 		Logger:         logger.With("component", "http"),
 		Registry:       reg,

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/contextd/contextd/httpapi"
+	"github.com/contextd/contextd/ratelimit"
+	"github.com/redis/go-redis/v9"
+)
+
+// Security holds the settings of the security gateway; Config embeds it.
+type Security struct {
+	RateBurst         int  `json:"apiRateBurst"`       // API_RATE_BURST: requests a credential may make at once; 0 = API_RATE_LIMIT (a minute's worth)
+	TenantRateLimit   int  `json:"apiTenantRateLimit"` // API_TENANT_RATE_LIMIT: requests per minute for all credentials of a tenant together; 0 = unlimited (default)
+	RateLimitFailOpen bool `json:"rateLimitFailOpen"`  // RATE_LIMIT_FAIL_OPEN: when Redis fails, let requests through (true, default) or answer 503 (false); logged either way
+}
+
+func defaultSecurity() Security {
+	return Security{RateLimitFailOpen: true}
+}
+
+var securitySettings = []setting{
+	{"API_RATE_BURST", "api-rate-burst", "requests a credential may make at once (0: API_RATE_LIMIT)", intSet(func(c *Config) *int { return &c.RateBurst })},
+	{"API_TENANT_RATE_LIMIT", "api-tenant-rate-limit", "requests per minute per tenant (0: unlimited)", intSet(func(c *Config) *int { return &c.TenantRateLimit })},
+	{"RATE_LIMIT_FAIL_OPEN", "rate-limit-fail-open", "when Redis fails: true lets requests through, false answers 503", boolSet(func(c *Config) *bool { return &c.RateLimitFailOpen })},
+}
+
+func (s *Security) validate() error {
+	switch {
+	case s.RateBurst < 0:
+		return &configError{"API_RATE_BURST", "must be 0 (the per-minute limit) or more"}
+	case s.TenantRateLimit < 0:
+		return &configError{"API_TENANT_RATE_LIMIT", "must be 0 (unlimited) or more"}
+	}
+	return nil
+}
+
+// limiters builds the per-credential and per-tenant rate limiters: on Redis
+// when REDIS_URL is set (shared by every replica), in process otherwise. The
+// returned close func releases the Redis client.
+func limiters(ctx context.Context, cfg *Config, logger *slog.Logger) (cred, tenant httpapi.Limiter, closeFn func(), err error) {
+	closeFn = func() {}
+	if cfg.APIRateLimit == 0 && cfg.TenantRateLimit == 0 {
+		return nil, nil, closeFn, nil
+	}
+	var backend ratelimit.Backend
+	if cfg.RedisURL != "" {
+		var client *redis.Client
+		client, err = ratelimit.Open(ctx, cfg.RedisURL)
+		if err != nil {
+			if !cfg.RateLimitFailOpen {
+				return nil, nil, nil, &configError{"REDIS_URL", err.Error()}
+			}
+			// Fail open: start anyway; the limiter logs while Redis is down.
+			logger.Warn("redis is not answering; rate limits fail open until it does", "err", err)
+			opts, perr := redis.ParseURL(cfg.RedisURL)
+			if perr != nil {
+				return nil, nil, nil, &configError{"REDIS_URL", perr.Error()}
+			}
+			client = redis.NewClient(opts)
+		}
+		closeFn = func() { client.Close() }
+		backend = ratelimit.NewRedis(client)
+	} else {
+		backend = ratelimit.NewMemory(nil)
+	}
+	log := logger.With("component", "ratelimit")
+	mk := func(rate, burst int) (httpapi.Limiter, error) {
+		if rate == 0 {
+			return nil, nil
+		}
+		l, err := ratelimit.New(ratelimit.Config{Rate: rate, Burst: burst, Backend: backend,
+			FailOpen: cfg.RateLimitFailOpen, Prefix: "contextd:rl:", Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("rate limit: %w", err)
+		}
+		return l, nil
+	}
+	if cred, err = mk(cfg.APIRateLimit, cfg.RateBurst); err != nil {
+		return nil, nil, nil, err
+	}
+	if tenant, err = mk(cfg.TenantRateLimit, 0); err != nil {
+		return nil, nil, nil, err
+	}
+	where := "in process"
+	if cfg.RedisURL != "" {
+		where = "redis"
+	}
+	logger.Info("rate limits", "perCredentialPerMinute", cfg.APIRateLimit, "burst", cfg.RateBurst,
+		"perTenantPerMinute", cfg.TenantRateLimit, "backend", where, "failOpen", cfg.RateLimitFailOpen)
+	return cred, tenant, closeFn, nil
+}
