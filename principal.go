@@ -44,7 +44,8 @@ type Principal struct {
 	Role    Role
 	UID     string // when set, the caller sees and writes only data whose userId is UID
 	Subject string // the key's name or the token's subject; the default userId when UID is empty
-	KeyID   string // the API key's id, or "" for a JWT
+	KeyID   string // the API key's id; for a JWT, the key it was exchanged for, or ""
+	ViaJWT  bool   // authenticated by a JWT rather than an API key
 	// Scopes narrows the role's permissions to these; nil means all of the
 	// role's permissions. Permissions the role does not grant never count.
 	Scopes []Permission

@@ -59,6 +59,10 @@ type Config struct {
 	// JWTSecret, when non-empty, makes bearer tokens of three dot-separated
 	// parts HS256 JWTs signed with it. Empty means only API keys are accepted.
 	JWTSecret []byte
+	// JWT adds asymmetric tokens (RS256, ES256), iss/aud checks, the clock
+	// skew and the lifetime of issued tokens. The zero value accepts only
+	// HS256 tokens with JWTSecret, with a 30 s skew, and issues 15 min tokens.
+	JWT JWTConfig
 	// Checks are the readiness checks of /health/ready and /health/details,
 	// by component name. nil means {"store": Service.Store.Ping}.
 	Checks map[string]func(context.Context) error
@@ -120,6 +124,7 @@ type server struct {
 	maxBatchBody   int64
 	requestTimeout time.Duration
 	jwtSecret      []byte
+	jwt            JWTConfig
 	checks         map[string]func(context.Context) error
 	readyTimeout   time.Duration
 	limiter        Limiter
@@ -144,6 +149,7 @@ func NewHandler(cfg Config) (h http.Handler, err error) {
 		maxBatchBody:   cfg.MaxBatchBodyBytes,
 		requestTimeout: cfg.RequestTimeout,
 		jwtSecret:      cfg.JWTSecret,
+		jwt:            cfg.JWT,
 		checks:         cfg.Checks,
 		readyTimeout:   cfg.ReadyTimeout,
 		limiter:        cfg.Limiter,
@@ -168,6 +174,12 @@ func NewHandler(cfg Config) (h http.Handler, err error) {
 	}
 	if s.requestTimeout == 0 {
 		s.requestTimeout = DefaultRequestTimeout
+	}
+	if s.jwt.ClockSkew == 0 {
+		s.jwt.ClockSkew = DefaultJWTClockSkew
+	}
+	if s.jwt.TTL <= 0 {
+		s.jwt.TTL = DefaultJWTTTL
 	}
 	if s.readyTimeout <= 0 {
 		s.readyTimeout = DefaultReadyTimeout

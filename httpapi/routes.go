@@ -27,6 +27,8 @@ const (
 // the operation's security requirement. NewHandler refuses a /v1 route
 // missing here.
 var permissions = map[string]contextd.Permission{
+	"issueToken": anyCredential, // the token carries the key's own permissions
+
 	"healthDetails": contextd.PermAdminOps,
 
 	"createContext":      contextd.PermContextsWrite,
@@ -124,6 +126,9 @@ func (s *server) routes() {
 	huma.Register(api, s.v1(get, "/v1/sessions/{id}/memories", "listSessionMemories", tagSessions, "List the memories of a session", 0, 404), s.listSessionMemories)
 	huma.Register(api, s.v1(get, "/v1/sessions/{id}/contexts", "listSessionContexts", tagSessions, "List the contexts of a session", 0, 404), s.listSessionContexts)
 
+	// Tokens.
+	huma.Register(api, s.v1(post, "/v1/auth/token", "issueToken", tagAdmin, "Exchange the API key of the request for a short-lived JWT with its tenant, role, uid and scopes", created, 501), s.issueToken)
+
 	// Administration (admin role).
 	huma.Register(api, s.v1(get, "/v1/admin/api-keys", "listAPIKeys", tagAdmin, "List the API keys of the tenant", 0), s.listAPIKeys)
 	huma.Register(api, s.v1(post, "/v1/admin/api-keys", "createAPIKey", tagAdmin, "Create an API key; the key is shown once", created), s.createAPIKey)
@@ -157,7 +162,7 @@ func (s *server) v1(method, path, id, tag, summary string, status int, errs ...i
 		Summary:       summary,
 		Tags:          []string{tag},
 		DefaultStatus: status,
-		Security:      []map[string][]string{{schemeBearer: {string(perm)}}, {schemeAPIKey: {string(perm)}}},
+		Security:      []map[string][]string{{schemeBearer: scopesOf(perm)}, {schemeAPIKey: scopesOf(perm)}},
 		Metadata:      map[string]any{permissionKey: perm},
 		Errors: append([]int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden,
 			http.StatusTooManyRequests, http.StatusServiceUnavailable}, errs...),

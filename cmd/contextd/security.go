@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/contextd/contextd/httpapi"
 	"github.com/contextd/contextd/ratelimit"
@@ -15,16 +16,29 @@ type Security struct {
 	RateBurst         int  `json:"apiRateBurst"`       // API_RATE_BURST: requests a credential may make at once; 0 = API_RATE_LIMIT (a minute's worth)
 	TenantRateLimit   int  `json:"apiTenantRateLimit"` // API_TENANT_RATE_LIMIT: requests per minute for all credentials of a tenant together; 0 = unlimited (default)
 	RateLimitFailOpen bool `json:"rateLimitFailOpen"`  // RATE_LIMIT_FAIL_OPEN: when Redis fails, let requests through (true, default) or answer 503 (false); logged either way
+
+	JWTPublicKeyFile string   `json:"jwtPublicKeyFile"` // JWT_PUBLIC_KEY_FILE: PEM public key (RSA >= 2048 bits or P-256) accepting RS256/ES256 tokens; "" none
+	JWTJWKSFile      string   `json:"jwtJwksFile"`      // JWT_JWKS_FILE: JWKS file of an identity provider's keys, chosen by kid; "" none
+	JWTIssuer        string   `json:"jwtIssuer"`        // JWT_ISSUER: required iss of every token (and iss of issued ones); "" not checked
+	JWTAudience      string   `json:"jwtAudience"`      // JWT_AUDIENCE: required aud of every token (and aud of issued ones); "" not checked
+	JWTClockSkew     Duration `json:"jwtClockSkew"`     // JWT_CLOCK_SKEW: tolerance on exp, nbf and iat; default 30s; 0 none
+	JWTTTL           Duration `json:"jwtTtl"`           // JWT_TTL: lifetime of tokens from POST /v1/auth/token; default 15m
 }
 
 func defaultSecurity() Security {
-	return Security{RateLimitFailOpen: true}
+	return Security{RateLimitFailOpen: true, JWTClockSkew: Duration(httpapi.DefaultJWTClockSkew), JWTTTL: Duration(httpapi.DefaultJWTTTL)}
 }
 
 var securitySettings = []setting{
 	{"API_RATE_BURST", "api-rate-burst", "requests a credential may make at once (0: API_RATE_LIMIT)", intSet(func(c *Config) *int { return &c.RateBurst })},
 	{"API_TENANT_RATE_LIMIT", "api-tenant-rate-limit", "requests per minute per tenant (0: unlimited)", intSet(func(c *Config) *int { return &c.TenantRateLimit })},
 	{"RATE_LIMIT_FAIL_OPEN", "rate-limit-fail-open", "when Redis fails: true lets requests through, false answers 503", boolSet(func(c *Config) *bool { return &c.RateLimitFailOpen })},
+	{"JWT_PUBLIC_KEY_FILE", "jwt-public-key-file", "PEM public key accepting RS256/ES256 tokens", strSet(func(c *Config) *string { return &c.JWTPublicKeyFile })},
+	{"JWT_JWKS_FILE", "jwt-jwks-file", "JWKS file of an identity provider's public keys", strSet(func(c *Config) *string { return &c.JWTJWKSFile })},
+	{"JWT_ISSUER", "jwt-issuer", "required iss claim of tokens", strSet(func(c *Config) *string { return &c.JWTIssuer })},
+	{"JWT_AUDIENCE", "jwt-audience", "required aud claim of tokens", strSet(func(c *Config) *string { return &c.JWTAudience })},
+	{"JWT_CLOCK_SKEW", "jwt-clock-skew", "tolerance on token times", durSet(func(c *Config) *Duration { return &c.JWTClockSkew })},
+	{"JWT_TTL", "jwt-ttl", "lifetime of issued tokens", durSet(func(c *Config) *Duration { return &c.JWTTTL })},
 }
 
 func (s *Security) validate() error {
@@ -33,8 +47,33 @@ func (s *Security) validate() error {
 		return &configError{"API_RATE_BURST", "must be 0 (the per-minute limit) or more"}
 	case s.TenantRateLimit < 0:
 		return &configError{"API_TENANT_RATE_LIMIT", "must be 0 (unlimited) or more"}
+	case s.JWTClockSkew < 0 || time.Duration(s.JWTClockSkew) > 10*time.Minute:
+		return &configError{"JWT_CLOCK_SKEW", "must be 0..10m"}
+	case s.JWTTTL < Duration(time.Minute) || time.Duration(s.JWTTTL) > 24*time.Hour:
+		return &configError{"JWT_TTL", "must be 1m..24h"}
+	}
+	if s.JWTPublicKeyFile != "" || s.JWTJWKSFile != "" {
+		if _, err := httpapi.LoadJWTPublicKeys(s.JWTPublicKeyFile, ""); err != nil {
+			return &configError{"JWT_PUBLIC_KEY_FILE", err.Error()}
+		}
+		if _, err := httpapi.LoadJWTPublicKeys("", s.JWTJWKSFile); err != nil {
+			return &configError{"JWT_JWKS_FILE", err.Error()}
+		}
 	}
 	return nil
+}
+
+// jwtConfig is the gateway's JWT configuration (keys already checked by validate).
+func (s *Security) jwtConfig() (httpapi.JWTConfig, error) {
+	keys, err := httpapi.LoadJWTPublicKeys(s.JWTPublicKeyFile, s.JWTJWKSFile)
+	if err != nil {
+		return httpapi.JWTConfig{}, &configError{"JWT_PUBLIC_KEY_FILE", err.Error()}
+	}
+	skew := time.Duration(s.JWTClockSkew)
+	if skew == 0 {
+		skew = -1 // none
+	}
+	return httpapi.JWTConfig{PublicKeys: keys, Issuer: s.JWTIssuer, Audience: s.JWTAudience, ClockSkew: skew, TTL: time.Duration(s.JWTTTL)}, nil
 }
 
 // limiters builds the per-credential and per-tenant rate limiters: on Redis

@@ -126,6 +126,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer closeLimiters()
+	jwtCfg, err := cfg.jwtConfig()
+	if err != nil {
+		return err
+	}
 	handler, err := httpapi.NewHandler(httpapi.Config{
 		Limiter:        credLimiter,
 		TenantLimiter:  tenantLimiter,
@@ -137,6 +141,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		CORSOrigin:     cfg.CORSOrigin,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
 		JWTSecret:      []byte(cfg.JWTSecret),
+		JWT:            jwtCfg,
 		Version:        buildVersion(),
 		StartedAt:      started,
 		Checks:         checks,
