@@ -111,10 +111,12 @@ type APIKey struct {
 	UserID string `json:"uid,omitempty"`
 	Prefix string `json:"prefix"` // the first characters of the key, to recognise it
 	// Scopes narrows the role's permissions; empty means all of them.
-	Scopes    []Permission `json:"scopes,omitempty"`
-	CreatedAt time.Time    `json:"createdAt"`
-	ExpiresAt *time.Time   `json:"expiresAt,omitempty"`
-	RevokedAt *time.Time   `json:"revokedAt,omitempty"`
+	Scopes []Permission `json:"scopes,omitempty"`
+	// LastUsedAt is when the key last authenticated a request, to the minute.
+	LastUsedAt *time.Time `json:"lastUsedAt,omitempty"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	ExpiresAt  *time.Time `json:"expiresAt,omitempty"`
+	RevokedAt  *time.Time `json:"revokedAt,omitempty"`
 }
 
 // Active reports whether the key may authenticate at time now.

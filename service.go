@@ -16,6 +16,8 @@ type Service struct {
 
 	statsMu sync.Mutex
 	stats   map[string]*queryStats // per tenant
+
+	keys keyCache // API key lookups (keycache.go)
 }
 
 // NewService returns a Service over store.
@@ -466,20 +468,24 @@ func (s *Service) RevokeAPIKey(ctx context.Context, p *Principal, id string) err
 }
 
 // Authenticate turns an API key into a principal. Unknown, revoked and expired
-// keys are EUNAUTHORIZED.
+// keys are EUNAUTHORIZED. Lookups are cached while the store's key
+// generation holds (keycache.go); the key's lastUsedAt is written at most
+// once a minute, off the request path.
 func (s *Service) Authenticate(ctx context.Context, key string) (*Principal, error) {
 	if key == "" || len(key) > 256 {
 		return nil, Errorf(EUNAUTHORIZED, "invalid API key")
 	}
-	k, err := s.Store.APIKeyByHash(ctx, HashAPIKey(key))
+	k, err := s.lookupKey(ctx, HashAPIKey(key))
 	if ErrorCode(err) == ENOTFOUND {
 		return nil, Errorf(EUNAUTHORIZED, "invalid API key")
 	} else if err != nil {
 		return nil, err
 	}
-	if !k.Active(s.now()) {
+	now := s.now()
+	if !k.Active(now) {
 		return nil, Errorf(EUNAUTHORIZED, "API key revoked or expired")
 	}
+	s.touchKey(k, now)
 	p := &Principal{Tenant: k.Tenant, Role: k.Role, UID: k.UserID, Subject: k.Name, KeyID: k.ID}
 	if len(k.Scopes) > 0 {
 		p.Scopes = k.Scopes

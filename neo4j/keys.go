@@ -14,7 +14,7 @@ import (
 // namespace/hash, both unique. Tenants are (:Tenant {sk}) nodes, made with
 // their first key.
 
-const keyProj = ` {.id, .tenant, .role, .name, .userId, .prefix, .createdAt, .expiresAt, .revokedAt, .scopes}`
+const keyProj = ` {.id, .tenant, .role, .name, .userId, .prefix, .createdAt, .expiresAt, .revokedAt, .scopes, .lastUsedAt}`
 
 func decodeKey(v any) (*contextd.APIKey, error) {
 	m, ok := v.(map[string]any)
@@ -23,7 +23,8 @@ func decodeKey(v any) (*contextd.APIKey, error) {
 	}
 	return &contextd.APIKey{ID: str(m["id"]), Tenant: str(m["tenant"]), Role: contextd.Role(str(m["role"])),
 		Name: str(m["name"]), UserID: str(m["userId"]), Prefix: str(m["prefix"]), CreatedAt: fromNanos(i64(m["createdAt"])),
-		ExpiresAt: optTime(m["expiresAt"]), RevokedAt: optTime(m["revokedAt"]), Scopes: splitScopes(str(m["scopes"]))}, nil
+		ExpiresAt: optTime(m["expiresAt"]), RevokedAt: optTime(m["revokedAt"]), Scopes: splitScopes(str(m["scopes"])),
+		LastUsedAt: optTime(m["lastUsedAt"])}, nil
 }
 
 // CreateAPIKey implements contextd.KeyStore.
@@ -53,6 +54,9 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *contextd.APIKey, hash strin
 		}
 		if i64(row["ids"]) > 0 || i64(row["hashes"]) > 0 {
 			return contextd.Errorf(contextd.ECONFLICT, "an API key with that id or hash already exists")
+		}
+		if err := s.bumpKeyGeneration(ctx, tx); err != nil {
+			return err
 		}
 		return exec(ctx, tx, `MERGE (t:Tenant {sk: $sk}) ON CREATE SET t.name = $tenant, t.ns = $ns, t.createdAt = $created
 			CREATE (a:ApiKey {uk: $uk, hk: $hk, ns: $ns, id: $id, tenant: $tenant, hash: $hash, role: $role, name: $name,
@@ -131,7 +135,7 @@ func (s *Store) RevokeAPIKey(ctx context.Context, tenant, id string, at time.Tim
 		if row == nil {
 			return notFound("API key", id)
 		}
-		return nil
+		return s.bumpKeyGeneration(ctx, tx)
 	})
 }
 
@@ -158,4 +162,31 @@ func splitScopes(s string) []contextd.Permission {
 		out = append(out, contextd.Permission(f))
 	}
 	return out
+}
+
+// bumpKeyGeneration moves the namespace's key generation in the
+// transaction of a key change.
+func (s *Store) bumpKeyGeneration(ctx context.Context, tx neo4j.ManagedTransaction) error {
+	return exec(ctx, tx, `MERGE (g:KeyGeneration {ns: $ns}) ON CREATE SET g.gen = 0 SET g.gen = g.gen + 1`, params{"ns": s.ns})
+}
+
+// APIKeyGeneration implements contextd.KeyStore: one indexed node read.
+func (s *Store) APIKeyGeneration(ctx context.Context) (int64, error) {
+	var gen int64
+	err := s.read(ctx, "key generation", func(tx neo4j.ManagedTransaction) error {
+		row, err := single(ctx, tx, `MATCH (g:KeyGeneration {ns: $ns}) RETURN g.gen AS gen`, params{"ns": s.ns})
+		if row != nil {
+			gen = i64(row["gen"])
+		}
+		return err
+	})
+	return gen, err
+}
+
+// TouchAPIKey implements contextd.KeyStore; lastUsedAt never moves back.
+func (s *Store) TouchAPIKey(ctx context.Context, id string, at time.Time) error {
+	return s.write(ctx, "touch api key", func(tx neo4j.ManagedTransaction) error {
+		return exec(ctx, tx, `MATCH (a:ApiKey {uk: $uk}) WHERE a.ns = $ns AND (a.lastUsedAt IS NULL OR a.lastUsedAt < $at)
+			SET a.lastUsedAt = $at`, params{"uk": s.nsKey(id), "ns": s.ns, "at": nanos(at.UTC())})
+	})
 }

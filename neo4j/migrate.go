@@ -50,6 +50,10 @@ var migrations = []migration{
 		"CREATE FULLTEXT INDEX memory_text IF NOT EXISTS FOR (n:Memory) ON EACH [n.ftContent, n.ftk] " +
 			"OPTIONS {indexConfig: {`fulltext.analyzer`: 'whitespace', `fulltext.eventually_consistent`: false}}",
 	}},
+	{2, "security", []string{
+		// One key generation counter per namespace (see APIKeyGeneration).
+		`CREATE CONSTRAINT keygeneration_ns IF NOT EXISTS FOR (n:KeyGeneration) REQUIRE n.ns IS UNIQUE`,
+	}},
 }
 
 // SchemaVersion is the version of the newest migration.

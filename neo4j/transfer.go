@@ -249,6 +249,9 @@ func (s *Store) importRun(ctx context.Context, tx neo4j.ManagedTransaction, kind
 	p := params{"rows": rows}
 	switch kind {
 	case contextd.KindAPIKey:
+		if err := s.bumpKeyGeneration(ctx, tx); err != nil {
+			return err
+		}
 		return exec(ctx, tx, `UNWIND $rows AS row
 			MERGE (t:Tenant {sk: row.sk}) ON CREATE SET t.name = row.tenant, t.ns = row.ns, t.createdAt = row.createdAt
 			CREATE (a:ApiKey) SET a = row {.uk, .hk, .ns, .id, .tenant, .hash, .role, .name, .userId, .prefix, .createdAt, .expiresAt, .revokedAt, .scopes}`, p)

@@ -200,7 +200,10 @@ func (s *Store) importRecord(ctx context.Context, tx *conn, rec *contextd.Record
 		_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (id, tenant, hash, role, name, user_id, prefix, created_at, expires_at, revoked_at, scopes)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, k.ID, k.Tenant, rec.KeyHash, string(k.Role), k.Name, k.UserID, k.Prefix,
 			nanos(k.CreatedAt), nullNanos(k.ExpiresAt), nullNanos(k.RevokedAt), contextd.JoinPermissions(k.Scopes, " "))
-		return err
+		if err != nil {
+			return err
+		}
+		return bumpKeyGeneration(ctx, tx)
 	case contextd.KindSession:
 		ss := rec.Session
 		if ss == nil {

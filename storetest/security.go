@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"slices"
+	"time"
 
 	"github.com/contextd/contextd"
 )
@@ -11,6 +12,8 @@ import (
 func securityTests() []test {
 	return []test{
 		{"security/key-scopes", testKeyScopes},
+		{"security/key-generation", testKeyGeneration},
+		{"security/key-last-used", testKeyLastUsed},
 	}
 }
 
@@ -54,5 +57,82 @@ func testKeyScopes(e *env) {
 	}
 	if !found {
 		e.t.Errorf("the narrowed key is not listed")
+	}
+}
+
+// testKeyGeneration: the generation changes with every key create and
+// revoke (also a repeated revoke is harmless), and not with reads or uses.
+func testKeyGeneration(e *env) {
+	gen := func() int64 {
+		e.t.Helper()
+		g, err := e.s.APIKeyGeneration(e.ctx)
+		if err != nil {
+			e.t.Fatalf("APIKeyGeneration: %v", err)
+		}
+		return g
+	}
+	g0 := gen()
+	if g0 != gen() {
+		e.t.Fatalf("the generation moved without a change")
+	}
+	k, hash := e.newKey("acme", contextd.RoleWriter, "w", "", nil)
+	g1 := gen()
+	if g1 == g0 {
+		e.t.Fatalf("creating a key left the generation at %d", g1)
+	}
+	if _, err := e.s.APIKeyByHash(e.ctx, hash); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.s.TouchAPIKey(e.ctx, k.ID, e.now()); err != nil {
+		e.t.Fatalf("TouchAPIKey: %v", err)
+	}
+	if gen() != g1 {
+		e.t.Fatalf("a read or a use moved the generation")
+	}
+	if err := e.s.RevokeAPIKey(e.ctx, "acme", k.ID, e.now()); err != nil {
+		e.t.Fatal(err)
+	}
+	g2 := gen()
+	if g2 == g1 {
+		e.t.Fatalf("revoking a key left the generation at %d", g2)
+	}
+	err := e.s.RevokeAPIKey(e.ctx, "other", k.ID, e.now())
+	e.wantCode(err, contextd.ENOTFOUND, "revoke in the wrong tenant")
+}
+
+// testKeyLastUsed: lastUsedAt is absent until a use, then the latest use;
+// it never moves back.
+func testKeyLastUsed(e *env) {
+	k, hash := e.newKey("acme", contextd.RoleReader, "r", "", nil)
+	got, err := e.s.APIKeyByHash(e.ctx, hash)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if got.LastUsedAt != nil {
+		e.t.Fatalf("a new key has lastUsedAt %v", got.LastUsedAt)
+	}
+	t1 := e.now().Add(time.Minute)
+	if err := e.s.TouchAPIKey(e.ctx, k.ID, t1); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.s.TouchAPIKey(e.ctx, k.ID, t1.Add(-30*time.Second)); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.s.TouchAPIKey(e.ctx, "no-such-key", t1); err != nil {
+		e.t.Fatalf("touching a missing key: %v", err)
+	}
+	got, err = e.s.APIKeyByHash(e.ctx, hash)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if got.LastUsedAt == nil || !got.LastUsedAt.Equal(t1) {
+		e.t.Fatalf("lastUsedAt %v, want %v", got.LastUsedAt, t1)
+	}
+	list, err := e.s.FindAPIKeys(e.ctx, "acme")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if len(list) != 1 || list[0].LastUsedAt == nil || !list[0].LastUsedAt.Equal(t1) {
+		e.t.Fatalf("listed lastUsedAt wrong: %+v", list)
 	}
 }

@@ -3,3 +3,16 @@
 
 -- Space-separated permissions narrowing the key's role; '' = the whole role.
 ALTER TABLE api_keys ADD COLUMN scopes TEXT NOT NULL DEFAULT '';
+
+-- When a key was last used (nanoseconds; NULL: never). Written at most once
+-- a minute per key, off the request path.
+ALTER TABLE api_keys ADD COLUMN last_used_at INTEGER;
+
+-- A counter bumped in the same transaction as every key create, revoke and
+-- import: servers cache key lookups and re-check this one row per request,
+-- so a key revoked by another process stops at once.
+CREATE TABLE key_generation (
+    id  INTEGER PRIMARY KEY CHECK (id = 1),
+    gen INTEGER NOT NULL
+);
+INSERT INTO key_generation (id, gen) VALUES (1, 0);
