@@ -380,6 +380,7 @@ type KeyCreate struct {
 	UserID    string
 	ExpiresIn time.Duration // 0: never expires
 	Scopes    []Permission  // narrows the role's permissions; nil: all of them
+	By        string        // who makes it, for the audit trail (AuditPrincipal); "" means "cli"
 }
 
 // NewAPIKey makes and stores a key without any principal check (for the CLI
@@ -426,6 +427,23 @@ func (s *Service) NewAPIKey(ctx context.Context, c KeyCreate) (*APIKey, string, 
 	if err := s.Store.CreateAPIKey(ctx, k, hash); err != nil {
 		return nil, "", err
 	}
+	by := c.By
+	if by == "" {
+		by = "cli"
+	}
+	detail := map[string]any{"role": k.Role, "name": k.Name, "prefix": k.Prefix}
+	if k.UserID != "" {
+		detail["uid"] = k.UserID
+	}
+	if len(k.Scopes) > 0 {
+		detail["scopes"] = JoinPermissions(k.Scopes, " ")
+	}
+	if k.ExpiresAt != nil {
+		detail["expiresAt"] = k.ExpiresAt
+	}
+	if err := s.Audit(ctx, k.Tenant, by, AuditKeyCreated, k.ID, detail); err != nil {
+		return nil, "", err
+	}
 	return k, secret, nil
 }
 
@@ -448,6 +466,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, p *Principal, c KeyCreate) (
 		return nil, "", Errorf(EFORBIDDEN, "a credential may only create keys with permissions it holds itself")
 	}
 	c.Tenant = p.Tenant
+	c.By = AuditPrincipal(p)
 	return s.NewAPIKey(ctx, c)
 }
 
@@ -464,7 +483,10 @@ func (s *Service) RevokeAPIKey(ctx context.Context, p *Principal, id string) err
 	if err := p.Need(PermAdminKeys); err != nil {
 		return err
 	}
-	return s.Store.RevokeAPIKey(ctx, p.Tenant, id, s.now())
+	if err := s.Store.RevokeAPIKey(ctx, p.Tenant, id, s.now()); err != nil {
+		return err
+	}
+	return s.Audit(ctx, p.Tenant, AuditPrincipal(p), AuditKeyRevoked, id, nil)
 }
 
 // Authenticate turns an API key into a principal. Unknown, revoked and expired

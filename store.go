@@ -19,6 +19,7 @@ type Store interface {
 	MemoryStore
 	SessionStore
 	KeyStore
+	AuditStore
 
 	// Ping checks that the store can serve reads and writes.
 	Ping(ctx context.Context) error

@@ -375,6 +375,10 @@ func (s *server) issueToken(ctx context.Context, _ *struct{}) (*tokenOutput, err
 	if err != nil {
 		return nil, problemFor(ctx, err)
 	}
+	if err := s.svc.Audit(ctx, p.Tenant, contextd.AuditPrincipal(p), contextd.AuditTokenIssued, p.KeyID,
+		map[string]any{"jti": c.ID, "expiresAt": exp}); err != nil {
+		return nil, problemFor(ctx, err)
+	}
 	out := &tokenOutput{}
 	out.Body.Token, out.Body.ExpiresAt = signed, exp
 	return out, nil

@@ -65,6 +65,7 @@ var routeCalls = map[string]routeCall{
 	"getAPIKey":    {"/v1/admin/api-keys/nope", "", perms("admin:keys"), false},
 	"revokeAPIKey": {"/v1/admin/api-keys/nope", "", perms("admin:keys"), false},
 	"listAlerts":   {"/v1/admin/alerts", "", perms("admin:ops"), false},
+	"listAudit":    {"/v1/admin/audit", "", perms("admin:audit"), false},
 }
 
 func perms(ps ...string) []contextd.Permission {

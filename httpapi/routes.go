@@ -66,6 +66,7 @@ var permissions = map[string]contextd.Permission{
 	"getAPIKey":    contextd.PermAdminKeys,
 	"revokeAPIKey": contextd.PermAdminKeys,
 	"listAlerts":   contextd.PermAdminOps,
+	"listAudit":    contextd.PermAdminAudit,
 }
 
 // routes lists every route of the server, in one place.
@@ -134,6 +135,7 @@ func (s *server) routes() {
 	huma.Register(api, s.v1(post, "/v1/admin/api-keys", "createAPIKey", tagAdmin, "Create an API key; the key is shown once", created), s.createAPIKey)
 	huma.Register(api, s.v1(get, "/v1/admin/api-keys/{id}", "getAPIKey", tagAdmin, "Get an API key's record", 0, 404), s.getAPIKey)
 	huma.Register(api, s.v1(del, "/v1/admin/api-keys/{id}", "revokeAPIKey", tagAdmin, "Revoke an API key; it stops working at once", noContent, 404), s.revokeAPIKey)
+	huma.Register(api, s.v1(get, "/v1/admin/audit", "listAudit", tagAdmin, "The tenant's audit trail of administrative actions, newest first", 0), s.listAudit)
 	huma.Register(api, s.v1(get, "/v1/admin/alerts", "listAlerts", tagAdmin, "The health monitor's alerts, active and recent, newest first", 0), s.listAlerts)
 }
 

@@ -53,6 +53,9 @@ var migrations = []migration{
 	{2, "security", []string{
 		// One key generation counter per namespace (see APIKeyGeneration).
 		`CREATE CONSTRAINT keygeneration_ns IF NOT EXISTS FOR (n:KeyGeneration) REQUIRE n.ns IS UNIQUE`,
+		// The audit trail, listed per tenant newest first.
+		`CREATE CONSTRAINT audit_uk IF NOT EXISTS FOR (n:Audit) REQUIRE n.uk IS UNIQUE`,
+		`CREATE INDEX audit_ns_tenant_id IF NOT EXISTS FOR (n:Audit) ON (n.ns, n.tenant, n.id)`,
 	}},
 }
 

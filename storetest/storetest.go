@@ -51,6 +51,7 @@ func Run(t *testing.T, open OpenFunc) {
 		sessionTests(),
 		keyTests(),
 		securityTests(),
+		auditTests(),
 		isolationTests(),
 		concurrencyTests(),
 		reopenTests(),

@@ -104,6 +104,9 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 		if err := store.RevokeAPIKey(ctx, *tenant, fset.Arg(0), time.Now().UTC()); err != nil {
 			return err
 		}
+		if err := auditCLIRevoke(ctx, svc, *tenant, fset.Arg(0)); err != nil {
+			return err
+		}
 		fmt.Fprintln(stdout, "revoked", fset.Arg(0))
 		return nil
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/contextd/contextd"
 	"github.com/contextd/contextd/httpapi"
 	"github.com/contextd/contextd/ratelimit"
 	"github.com/redis/go-redis/v9"
@@ -130,4 +131,21 @@ func limiters(ctx context.Context, cfg *Config, logger *slog.Logger) (cred, tena
 	logger.Info("rate limits", "perCredentialPerMinute", cfg.APIRateLimit, "burst", cfg.RateBurst,
 		"perTenantPerMinute", cfg.TenantRateLimit, "backend", where, "failOpen", cfg.RateLimitFailOpen)
 	return cred, tenant, closeFn, nil
+}
+
+// auditCLIRevoke records a revocation made with `contextd keys revoke` in
+// the trail of the key's tenant.
+func auditCLIRevoke(ctx context.Context, svc *contextd.Service, tenant, id string) error {
+	if tenant == "" {
+		keys, err := svc.Store.FindAPIKeys(ctx, "")
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if k.ID == id {
+				tenant = k.Tenant
+			}
+		}
+	}
+	return svc.Audit(ctx, tenant, "cli", contextd.AuditKeyRevoked, id, nil)
 }

@@ -198,7 +198,7 @@ func bootstrapAdminKey(ctx context.Context, svc *contextd.Service, stdout io.Wri
 	if n > 0 {
 		return nil
 	}
-	_, key, err := svc.NewAPIKey(ctx, contextd.KeyCreate{Tenant: "default", Role: contextd.RoleAdmin, Name: "bootstrap-admin"})
+	_, key, err := svc.NewAPIKey(ctx, contextd.KeyCreate{Tenant: "default", Role: contextd.RoleAdmin, Name: "bootstrap-admin", By: "bootstrap"})
 	if err != nil {
 		return fmt.Errorf("creating the first admin key: %w", err)
 	}

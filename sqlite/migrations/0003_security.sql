@@ -16,3 +16,20 @@ CREATE TABLE key_generation (
     gen INTEGER NOT NULL
 );
 INSERT INTO key_generation (id, gen) VALUES (1, 0);
+
+-- The audit trail of administrative actions, append-only: the triggers
+-- refuse every change and removal.
+CREATE TABLE audit_log (
+    tenant    TEXT    NOT NULL,
+    id        TEXT    NOT NULL, -- a ULID: newest first is id order
+    at        INTEGER NOT NULL,
+    action    TEXT    NOT NULL,
+    principal TEXT    NOT NULL,
+    target    TEXT    NOT NULL DEFAULT '',
+    detail    TEXT    NOT NULL DEFAULT '{}',
+    PRIMARY KEY (tenant, id)
+) WITHOUT ROWID;
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
