@@ -29,6 +29,7 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 		}
 		if st := stateFrom(r.Context()); st != nil {
 			st.tenant = p.Tenant
+			st.principal = contextd.AuditPrincipal(p)
 		}
 		next.ServeHTTP(w, r.WithContext(contextd.WithPrincipal(r.Context(), p)))
 	})

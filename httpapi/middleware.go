@@ -19,10 +19,11 @@ import (
 // reqState travels in the request context from the outermost middleware to
 // the handlers; inner layers fill in what they learn (the tenant).
 type reqState struct {
-	id     string
-	route  string // the route pattern without its method, "" when no route matched
-	tenant string
-	log    *slog.Logger
+	id        string
+	route     string // the route pattern without its method, "" when no route matched
+	tenant    string
+	principal string // who: key:<id> or jwt:<subject> (contextd.AuditPrincipal), never a secret
+	log       *slog.Logger
 }
 
 type stateKey struct{}
@@ -144,6 +145,7 @@ func (s *server) observe(next http.Handler) http.Handler {
 				slog.Float64("durationMs", float64(d.Microseconds())/1000),
 				slog.Int64("bytes", rec.bytes),
 				slog.String("tenant", st.tenant),
+				slog.String("principal", st.principal),
 			)
 		}()
 		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
