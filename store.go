@@ -20,6 +20,7 @@ type Store interface {
 	SessionStore
 	KeyStore
 	AuditStore
+	IdempotencyStore
 
 	// Ping checks that the store can serve reads and writes.
 	Ping(ctx context.Context) error

@@ -246,6 +246,7 @@ func (s *server) chain(h http.Handler) http.Handler {
 		s.timeout,         // a deadline for the whole request
 		s.authenticate,    // 401, or a principal in the context
 		s.rateLimit,       // 429 per tenant and credential
+		s.idempotency,     // Idempotency-Key: a retried POST gets the first answer
 	}
 	for i := len(middleware) - 1; i >= 0; i-- {
 		h = middleware[i](h)

@@ -200,8 +200,8 @@ func (s *server) securityHeaders(next http.Handler) http.Handler {
 // CORS settings.
 const (
 	corsAllowMethods  = "GET, POST, PATCH, DELETE, OPTIONS"
-	corsAllowHeaders  = "Authorization, X-API-Key, If-Match, If-None-Match, Content-Type, X-Request-ID"
-	corsExposeHeaders = "ETag, Location, X-Request-ID, Retry-After, WWW-Authenticate, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset"
+	corsAllowHeaders  = "Authorization, X-API-Key, If-Match, If-None-Match, Content-Type, X-Request-ID, Idempotency-Key"
+	corsExposeHeaders = "ETag, Location, X-Request-ID, Retry-After, WWW-Authenticate, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Idempotent-Replayed"
 	corsMaxAge        = "600"
 )
 

@@ -56,6 +56,9 @@ var migrations = []migration{
 		// The audit trail, listed per tenant newest first.
 		`CREATE CONSTRAINT audit_uk IF NOT EXISTS FOR (n:Audit) REQUIRE n.uk IS UNIQUE`,
 		`CREATE INDEX audit_ns_tenant_id IF NOT EXISTS FOR (n:Audit) ON (n.ns, n.tenant, n.id)`,
+		// Idempotency records by (namespace, tenant, credential, key), purged by age.
+		`CREATE CONSTRAINT idempotency_ik IF NOT EXISTS FOR (n:Idempotency) REQUIRE n.ik IS UNIQUE`,
+		`CREATE INDEX idempotency_ns_created IF NOT EXISTS FOR (n:Idempotency) ON (n.ns, n.createdAt)`,
 	}},
 }
 

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"slices"
 	"time"
 
@@ -14,6 +15,7 @@ func securityTests() []test {
 		{"security/key-scopes", testKeyScopes},
 		{"security/key-generation", testKeyGeneration},
 		{"security/key-last-used", testKeyLastUsed},
+		{"security/idempotency", testIdempotency},
 	}
 }
 
@@ -134,5 +136,60 @@ func testKeyLastUsed(e *env) {
 	}
 	if len(list) != 1 || list[0].LastUsedAt == nil || !list[0].LastUsedAt.Equal(t1) {
 		e.t.Fatalf("listed lastUsedAt wrong: %+v", list)
+	}
+}
+
+// testIdempotency: a reservation, its answer, replays while fresh, a new run
+// once expired, and release of a running reservation only.
+func testIdempotency(e *env) {
+	rec := func() *contextd.IdempotencyRecord {
+		return &contextd.IdempotencyRecord{Tenant: "acme", Credential: "k:acme/1", Key: "op-1", RequestHash: "h1", CreatedAt: e.now()}
+	}
+	reserve := func(r *contextd.IdempotencyRecord, notBefore time.Time) *contextd.IdempotencyRecord {
+		e.t.Helper()
+		got, err := e.s.ReserveIdempotency(e.ctx, r, notBefore)
+		if err != nil {
+			e.t.Fatalf("ReserveIdempotency: %v", err)
+		}
+		return got
+	}
+	dayAgo := func() time.Time { return e.now().Add(-contextd.IdempotencyTTL) }
+	if got := reserve(rec(), dayAgo()); got != nil {
+		e.t.Fatalf("first reservation found %+v", got)
+	}
+	if got := reserve(rec(), dayAgo()); got == nil || got.Status != 0 || got.RequestHash != "h1" {
+		e.t.Fatalf("second reservation: %+v, want the running one", got)
+	}
+	other := rec()
+	other.Credential = "k:acme/2"
+	if got := reserve(other, dayAgo()); got != nil {
+		e.t.Fatalf("another credential shares the key: %+v", got)
+	}
+	done := rec()
+	done.Status, done.Body, done.Header = 201, []byte(`{"id":"x"}`), map[string]string{"Location": "/v1/contexts/x"}
+	if err := e.s.CompleteIdempotency(e.ctx, done); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.s.ReleaseIdempotency(e.ctx, "acme", "k:acme/1", "op-1"); err != nil {
+		e.t.Fatal(err)
+	}
+	got := reserve(rec(), dayAgo())
+	if got == nil || got.Status != 201 || !bytes.Equal(got.Body, done.Body) || got.Header["Location"] != "/v1/contexts/x" {
+		e.t.Fatalf("replay: %+v (a completed record must survive a release)", got)
+	}
+	if err := e.s.ReleaseIdempotency(e.ctx, "acme", "k:acme/2", "op-1"); err != nil {
+		e.t.Fatal(err)
+	}
+	if got := reserve(other, dayAgo()); got != nil {
+		e.t.Fatalf("a released reservation is still there: %+v", got)
+	}
+	e.clock.Advance(contextd.IdempotencyTTL + time.Second)
+	fresh := rec()
+	fresh.RequestHash = "h2"
+	if got := reserve(fresh, dayAgo()); got != nil {
+		e.t.Fatalf("an expired record was replayed: %+v", got)
+	}
+	if got := reserve(rec(), dayAgo()); got == nil || got.RequestHash != "h2" || got.Status != 0 {
+		e.t.Fatalf("after expiry: %+v", got)
 	}
 }

@@ -33,3 +33,18 @@ CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+
+-- First answers of POSTs made with an Idempotency-Key, kept 24 h. status 0:
+-- the first request is still running.
+CREATE TABLE idempotency (
+    tenant       TEXT    NOT NULL,
+    credential   TEXT    NOT NULL,
+    key          TEXT    NOT NULL,
+    request_hash TEXT    NOT NULL,
+    status       INTEGER NOT NULL,
+    header       TEXT    NOT NULL DEFAULT '{}',
+    body         BLOB,
+    created_at   INTEGER NOT NULL,
+    PRIMARY KEY (tenant, credential, key)
+) WITHOUT ROWID;
+CREATE INDEX idempotency_created ON idempotency (created_at);
