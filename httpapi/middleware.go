@@ -185,6 +185,13 @@ func (s *server) securityHeaders(next http.Handler) http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+		if r.TLS != nil {
+			// Only over TLS: HSTS received over plain HTTP is ignored anyway,
+			// and a plain-HTTP development server must not pin browsers.
+			h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+		}
 		if r.URL.Path == "/docs" {
 			h.Set("Content-Security-Policy", s.docsCSP)
 		} else {
@@ -223,6 +230,9 @@ func (s *server) cors(next http.Handler) http.Handler {
 				allowed = true
 			case s.corsOrigins[origin]:
 				h.Set("Access-Control-Allow-Origin", origin)
+				// Credentials (cookies, Authorization from the browser) only
+				// for origins named in the list, never for "*".
+				h.Set("Access-Control-Allow-Credentials", "true")
 				allowed = true
 			}
 		}

@@ -1,6 +1,9 @@
 package httpapi
 
 import (
+	"net/http"
+	"time"
+
 	"github.com/contextd/contextd"
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -44,4 +47,13 @@ func (s *server) checkPermission(ctx huma.Context, next func(huma.Context)) {
 		return
 	}
 	next(ctx)
+}
+
+// streaming lifts the server's write timeout for a long-lived response (the
+// MCP event stream); every other answer stays bounded by it.
+func streaming(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+		h.ServeHTTP(w, r)
+	})
 }

@@ -88,7 +88,7 @@ func (s *server) routes() {
 	s.mux.HandleFunc("GET /docs", s.docs)
 	// GET /openapi.json (and .yaml, -3.0.json, -3.0.yaml) are served by huma.
 	if s.mcp != nil {
-		s.mux.Handle("/mcp", s.mcp) // MCP Streamable HTTP; authenticated by the gateway
+		s.mux.Handle("/mcp", streaming(s.mcp)) // MCP Streamable HTTP; authenticated by the gateway
 	}
 
 	// Contexts.

@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"time"
 
 	"github.com/contextd/contextd"
@@ -23,6 +26,8 @@ type Security struct {
 	JWTIssuer        string   `json:"jwtIssuer"`        // JWT_ISSUER: required iss of every token (and iss of issued ones); "" not checked
 	JWTAudience      string   `json:"jwtAudience"`      // JWT_AUDIENCE: required aud of every token (and aud of issued ones); "" not checked
 	JWTClockSkew     Duration `json:"jwtClockSkew"`     // JWT_CLOCK_SKEW: tolerance on exp, nbf and iat; default 30s; 0 none
+	TLSCertFile      string   `json:"tlsCertFile"`      // TLS_CERT_FILE: PEM certificate (chain); with TLS_KEY_FILE the server speaks HTTPS only; "" plain HTTP
+	TLSKeyFile       string   `json:"tlsKeyFile"`       // TLS_KEY_FILE: PEM private key of TLS_CERT_FILE
 	JWTTTL           Duration `json:"jwtTtl"`           // JWT_TTL: lifetime of tokens from POST /v1/auth/token; default 15m
 }
 
@@ -40,6 +45,8 @@ var securitySettings = []setting{
 	{"JWT_AUDIENCE", "jwt-audience", "required aud claim of tokens", strSet(func(c *Config) *string { return &c.JWTAudience })},
 	{"JWT_CLOCK_SKEW", "jwt-clock-skew", "tolerance on token times", durSet(func(c *Config) *Duration { return &c.JWTClockSkew })},
 	{"JWT_TTL", "jwt-ttl", "lifetime of issued tokens", durSet(func(c *Config) *Duration { return &c.JWTTTL })},
+	{"TLS_CERT_FILE", "tls-cert-file", "PEM certificate: serve HTTPS", strSet(func(c *Config) *string { return &c.TLSCertFile })},
+	{"TLS_KEY_FILE", "tls-key-file", "PEM private key of TLS_CERT_FILE", strSet(func(c *Config) *string { return &c.TLSKeyFile })},
 }
 
 func (s *Security) validate() error {
@@ -52,6 +59,14 @@ func (s *Security) validate() error {
 		return &configError{"JWT_CLOCK_SKEW", "must be 0..10m"}
 	case s.JWTTTL < Duration(time.Minute) || time.Duration(s.JWTTTL) > 24*time.Hour:
 		return &configError{"JWT_TTL", "must be 1m..24h"}
+	}
+	if (s.TLSCertFile == "") != (s.TLSKeyFile == "") {
+		return &configError{"TLS_CERT_FILE", "TLS_CERT_FILE and TLS_KEY_FILE go together"}
+	}
+	if s.TLSCertFile != "" {
+		if _, err := tls.LoadX509KeyPair(s.TLSCertFile, s.TLSKeyFile); err != nil {
+			return &configError{"TLS_CERT_FILE", err.Error()}
+		}
 	}
 	if s.JWTPublicKeyFile != "" || s.JWTJWKSFile != "" {
 		if _, err := httpapi.LoadJWTPublicKeys(s.JWTPublicKeyFile, ""); err != nil {
@@ -148,4 +163,42 @@ func auditCLIRevoke(ctx context.Context, svc *contextd.Service, tenant, id strin
 		}
 	}
 	return svc.Audit(ctx, tenant, "cli", contextd.AuditKeyRevoked, id, nil)
+}
+
+// Server bounds (slowloris and friends).
+const (
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 2 * time.Minute
+	maxHeaderBytes    = 64 << 10 // a JWT of 8 KiB and the usual headers fit
+)
+
+// hardenServer sets the server's timeouts and header bound: headers must
+// arrive within 10 s, a whole request (16 MiB batch bodies included) within
+// REQUEST_TIMEOUT + 30 s, and an answer must be written within
+// REQUEST_TIMEOUT + 30 s (the MCP event stream lifts its own write deadline).
+func hardenServer(srv *http.Server, cfg *Config) {
+	srv.ReadHeaderTimeout = readHeaderTimeout
+	srv.ReadTimeout = time.Duration(cfg.RequestTimeout) + 30*time.Second
+	srv.WriteTimeout = time.Duration(cfg.RequestTimeout) + 30*time.Second
+	srv.IdleTimeout = idleTimeout
+	srv.MaxHeaderBytes = maxHeaderBytes
+	if cfg.TLSCertFile != "" {
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+}
+
+// serveMaybeTLS serves HTTPS when a certificate is configured, HTTP otherwise.
+func serveMaybeTLS(srv *http.Server, ln net.Listener, cfg *Config) error {
+	if cfg.TLSCertFile != "" {
+		return srv.ServeTLS(ln, cfg.TLSCertFile, cfg.TLSKeyFile)
+	}
+	return srv.Serve(ln)
+}
+
+// scheme is https with TLS configured, else http.
+func (s *Security) scheme() string {
+	if s.TLSCertFile != "" {
+		return "https"
+	}
+	return "http"
 }

@@ -159,18 +159,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return &configError{"PORT", err.Error()}
 	}
 	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		Handler:  handler,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	hardenServer(srv, cfg)
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	go func() { serveErr <- serveMaybeTLS(srv, ln, cfg) }()
 	monCtx, stopMonitor := context.WithCancel(ctx)
 	monDone := make(chan struct{})
 	go func() { defer close(monDone); mon.Run(monCtx) }()
 	defer func() { stopMonitor(); <-monDone }() // before the store closes: a last tick must not find it closed
-	logger.Info("contextd listening", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String(),
+	logger.Info("contextd listening", "addr", ln.Addr().String(), "url", cfg.scheme()+"://"+ln.Addr().String(),
 		"store", store.Kind(), "env", cfg.Env, "version", buildVersion())
 
 	select {
