@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -133,4 +134,34 @@ func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
 	pool = x509.NewCertPool()
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
+}
+
+// TestBadSecurityConfigStopsStartup: each bad security setting stops
+// start-up with one line naming it.
+func TestBadSecurityConfigStopsStartup(t *testing.T) {
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage.pem")
+	if err := os.WriteFile(garbage, []byte("not a key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ env, want string }{
+		{"API_RATE_BURST=-1", "API_RATE_BURST"},
+		{"API_TENANT_RATE_LIMIT=x", "API_TENANT_RATE_LIMIT"},
+		{"RATE_LIMIT_FAIL_OPEN=maybe", "RATE_LIMIT_FAIL_OPEN"},
+		{"JWT_TTL=5s", "JWT_TTL"},
+		{"JWT_CLOCK_SKEW=1h", "JWT_CLOCK_SKEW"},
+		{"JWT_PUBLIC_KEY_FILE=" + garbage, "JWT_PUBLIC_KEY_FILE"},
+		{"JWT_JWKS_FILE=" + garbage, "JWT_JWKS_FILE"},
+		{"TLS_KEY_FILE=" + garbage, "TLS_"},
+		{"TLS_CERT_FILE=" + garbage + "\x00TLS_KEY_FILE=" + garbage, "TLS_CERT_FILE"},
+	} {
+		cmd := exec.Command(binary, "serve")
+		cmd.Dir = t.TempDir()
+		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "DATA_DIR=" + t.TempDir()}, strings.Split(tc.env, "\x00")...)
+		out, err := cmd.CombinedOutput()
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		if err == nil || len(lines) != 1 || !strings.Contains(lines[0], tc.want) {
+			t.Errorf("%s: err %v, output %q; want one line naming %s", tc.env, err, out, tc.want)
+		}
+	}
 }
