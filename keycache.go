@@ -92,9 +92,9 @@ func (s *Service) touchKey(k *APIKey, now time.Time) {
 	if !s.keys.shouldTouch(k.ID, now) {
 		return
 	}
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = s.Store.TouchAPIKey(ctx, k.ID, now)
-	}()
+	// No deadline: a write job whose context ends while it waits behind a
+	// long batch would fail the shared transaction and make the store run
+	// the other jobs of that batch again. The store answers every job, also
+	// when it closes.
+	go func() { _ = s.Store.TouchAPIKey(context.Background(), k.ID, now) }()
 }

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/contextd/contextd"
 )
@@ -89,8 +88,9 @@ func (s *server) idempotency(next http.Handler) http.Handler {
 		defer func() {
 			// Keep the answer (or release the key) even when the client is
 			// gone: the request's context may be cancelled by now.
-			bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			defer cancel()
+			// No deadline either: an expiring write job would make the
+			// store re-run the other jobs of its group commit.
+			bg := context.WithoutCancel(ctx)
 			status := cw.status
 			if status == 0 {
 				status = http.StatusOK
