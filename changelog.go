@@ -254,7 +254,11 @@ type HistoryItem struct {
 // principal's tenant, oldest first. An object that never existed in the log
 // (for this principal) is ENOTFOUND.
 func (s *Service) History(ctx context.Context, p *Principal, kind, id string, f ChangeFilter) ([]*HistoryItem, string, error) {
-	if err := p.Require(RoleReader); err != nil {
+	need := PermContextsRead
+	if kind == KindMemory {
+		need = PermMemoriesRead
+	}
+	if err := p.Need(need); err != nil {
 		return nil, "", err
 	}
 	cl, ok := StoreAs[ChangeLog](s.Store)

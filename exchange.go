@@ -342,10 +342,10 @@ func Snapshot(ctx context.Context, st Store, tenant, tmpDir string, begin func(s
 }
 
 // RequireBackupAdmin is the one check of every backup, restore, export and
-// import operation: an admin credential bound to no single user. (It
-// becomes the admin:backup scope when scopes arrive.)
+// import operation: a credential holding admin:backup (admins do, unless
+// their key or token narrows it away) and bound to no single user.
 func RequireBackupAdmin(p *Principal) error {
-	if err := p.Require(RoleAdmin); err != nil {
+	if err := p.Need(PermAdminBackup); err != nil {
 		return err
 	}
 	if p.UID != "" {

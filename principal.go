@@ -44,7 +44,11 @@ type Principal struct {
 	Role    Role
 	UID     string // when set, the caller sees and writes only data whose userId is UID
 	Subject string // the key's name or the token's subject; the default userId when UID is empty
-	KeyID   string // the API key's id, or "" for a JWT
+	KeyID   string // the API key's id; for a JWT, the key it was exchanged for, or ""
+	ViaJWT  bool   // authenticated by a JWT rather than an API key
+	// Scopes narrows the role's permissions to these; nil means all of the
+	// role's permissions. Permissions the role does not grant never count.
+	Scopes []Permission
 }
 
 // Scope returns the data the principal may touch, as given to every Store call.
@@ -52,13 +56,19 @@ func (p *Principal) Scope() Scope {
 	return Scope{Tenant: p.Tenant, UserID: p.UID, Principal: p.Subject}
 }
 
-// Require returns EFORBIDDEN unless the principal's role includes need.
+// Require returns EFORBIDDEN unless the principal's role includes need and,
+// for a credential narrowed by scopes, unless it holds every permission of
+// need: code that asks for a role rather than a permission fails closed for
+// narrowed credentials. Prefer Need with a Permission.
 func (p *Principal) Require(need Role) error {
 	if p == nil {
 		return Errorf(EUNAUTHORIZED, "credentials required")
 	}
 	if !p.Role.Includes(need) {
 		return Errorf(EFORBIDDEN, "this action needs the %s role; the credential has %s", need, p.Role)
+	}
+	if p.Scopes != nil && !p.Covers(need, nil) {
+		return Errorf(EFORBIDDEN, "this action needs every permission of the %s role; the credential is limited to: %s", need, JoinPermissions(p.Scopes, " "))
 	}
 	return nil
 }
@@ -99,15 +109,19 @@ type Scope struct {
 // APIKey is a credential's record. The key itself is never stored; only its
 // SHA-256 hash is.
 type APIKey struct {
-	ID        string     `json:"id"`
-	Tenant    string     `json:"tenant"`
-	Role      Role       `json:"role"`
-	Name      string     `json:"name"`
-	UserID    string     `json:"uid,omitempty"`
-	Prefix    string     `json:"prefix"` // the first characters of the key, to recognise it
-	CreatedAt time.Time  `json:"createdAt"`
-	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
-	RevokedAt *time.Time `json:"revokedAt,omitempty"`
+	ID     string `json:"id"`
+	Tenant string `json:"tenant"`
+	Role   Role   `json:"role"`
+	Name   string `json:"name"`
+	UserID string `json:"uid,omitempty"`
+	Prefix string `json:"prefix"` // the first characters of the key, to recognise it
+	// Scopes narrows the role's permissions; empty means all of them.
+	Scopes []Permission `json:"scopes,omitempty"`
+	// LastUsedAt is when the key last authenticated a request, to the minute.
+	LastUsedAt *time.Time `json:"lastUsedAt,omitempty"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	ExpiresAt  *time.Time `json:"expiresAt,omitempty"`
+	RevokedAt  *time.Time `json:"revokedAt,omitempty"`
 }
 
 // Active reports whether the key may authenticate at time now.

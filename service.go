@@ -20,6 +20,8 @@ type Service struct {
 
 	statsMu sync.Mutex
 	stats   map[string]*queryStats // per tenant
+
+	keys keyCache // API key lookups (keycache.go)
 }
 
 // NewService returns a Service over store.
@@ -40,7 +42,7 @@ const MaxBatchItems = 1000
 // CreateContexts validates and stores items in one transaction, all or nothing.
 // Field locations are prefixed with prefix ("body" for one, "body.items" for a batch).
 func (s *Service) CreateContexts(ctx context.Context, p *Principal, items []ContextCreate, batch bool) ([]*Context, error) {
-	if err := p.Require(RoleWriter); err != nil {
+	if err := p.Need(PermContextsWrite); err != nil {
 		return nil, err
 	}
 	if len(items) == 0 || len(items) > MaxBatchItems {
@@ -82,7 +84,7 @@ func (s *Service) fillUser(p *Principal, uid *string, loc string) error {
 
 // GetContext returns one context.
 func (s *Service) GetContext(ctx context.Context, p *Principal, id string) (*Context, error) {
-	if err := p.Require(RoleReader); err != nil {
+	if err := p.Need(PermContextsRead); err != nil {
 		return nil, err
 	}
 	return s.Store.GetContext(ctx, p.Scope(), id)
@@ -90,7 +92,7 @@ func (s *Service) GetContext(ctx context.Context, p *Principal, id string) (*Con
 
 // FindContexts lists contexts.
 func (s *Service) FindContexts(ctx context.Context, p *Principal, f ContextFilter) ([]*Context, string, error) {
-	if err := p.Require(RoleReader); err != nil {
+	if err := p.Need(PermContextsRead); err != nil {
 		return nil, "", err
 	}
 	if err := f.Validate(); err != nil {
@@ -101,7 +103,7 @@ func (s *Service) FindContexts(ctx context.Context, p *Principal, f ContextFilte
 
 // UpdateContext changes a context.
 func (s *Service) UpdateContext(ctx context.Context, p *Principal, id string, u ContextUpdate) (*Context, error) {
-	if err := p.Require(RoleWriter); err != nil {
+	if err := p.Need(PermContextsWrite); err != nil {
 		return nil, err
 	}
 	if err := u.Validate("body"); err != nil {
@@ -115,7 +117,7 @@ func (s *Service) UpdateContext(ctx context.Context, p *Principal, id string, u 
 
 // DeleteContext removes a context and its relationships.
 func (s *Service) DeleteContext(ctx context.Context, p *Principal, id string) error {
-	if err := p.Require(RoleWriter); err != nil {
+	if err := p.Need(PermContextsWrite); err != nil {
 		return err
 	}
 	return s.Store.DeleteContext(ctx, p.Scope(), id)
@@ -123,7 +125,7 @@ func (s *Service) DeleteContext(ctx context.Context, p *Principal, id string) er
 
 // CreateRelationship links two contexts.
 func (s *Service) CreateRelationship(ctx context.Context, p *Principal, r RelationshipCreate) (*Relationship, error) {
-	if err := p.Require(RoleWriter); err != nil {
+	if err := p.Need(PermContextsWrite); err != nil {
 		return nil, err
 	}
 	if err := r.Normalize("body"); err != nil {
@@ -134,7 +136,7 @@ func (s *Service) CreateRelationship(ctx context.Context, p *Principal, r Relati
 
 // FindRelationships lists the edges of a context.
 func (s *Service) FindRelationships(ctx context.Context, p *Principal, f RelationshipFilter) ([]*Relationship, error) {
-	if err := p.Require(RoleReader); err != nil {
+	if err := p.Need(PermContextsRead); err != nil {
 		return nil, err
 	}
 	if err := f.Validate(); err != nil {
@@ -145,7 +147,7 @@ func (s *Service) FindRelationships(ctx context.Context, p *Principal, f Relatio
 
 // DeleteRelationship removes an edge.
 func (s *Service) DeleteRelationship(ctx context.Context, p *Principal, id string) error {
-	if err := p.Require(RoleWriter); err != nil {
+	if err := p.Need(PermContextsWrite); err != nil {
 		return err
 	}
 	return s.Store.DeleteRelationship(ctx, p.Scope(), id)
@@ -153,7 +155,7 @@ func (s *Service) DeleteRelationship(ctx context.Context, p *Principal, id strin
 
 // Graph walks the graph around a context.
 func (s *Service) Graph(ctx context.Context, p *Principal, q GraphQuery) (*Graph, error) {
-	if err := p.Require(RoleReader); err != nil {
+	if err := p.Need(PermContextsRead); err != nil {
 		return nil, err
 	}
 	if err := q.Validate(); err != nil {
@@ -164,7 +166,7 @@ func (s *Service) Graph(ctx context.Context, p *Principal, q GraphQuery) (*Graph
 
 // Search runs a search over the principal's contexts and records its latency.
 func (s *Service) Search(ctx context.Context, p *Principal, q SearchQuery) (*SearchResult, error) {
-	if err := p.Require(RoleReader); err != nil {
+	if err := p.Need(PermSearch); err != nil {
 		return nil, err
 	}
 	if err := q.Validate(); err != nil {
@@ -207,7 +209,7 @@ type LatencyStats struct {
 
 // SearchStats returns the tenant's index statistics and query latencies.
 func (s *Service) SearchStats(ctx context.Context, p *Principal) (*SearchStats, error) {
-	if err := p.Require(RoleReader); err != nil {
+	if err := p.Need(PermSearch); err != nil {
 		return nil, err
 	}
 	is, err := s.Store.IndexStats(ctx, p.Scope())
@@ -264,7 +266,7 @@ func (st *queryStats) summary() LatencyStats {
 
 // CreateMemories validates and stores memories, all or nothing.
 func (s *Service) CreateMemories(ctx context.Context, p *Principal, items []MemoryCreate, batch bool) ([]*Memory, error) {
-	if err := p.Require(RoleWriter); err != nil {
+	if err := p.Need(PermMemoriesWrite); err != nil {
 		return nil, err
 	}
 	if len(items) == 0 || len(items) > MaxBatchItems {
@@ -291,7 +293,7 @@ func (s *Service) CreateMemories(ctx context.Context, p *Principal, items []Memo
 
 // GetMemory returns one live memory.
 func (s *Service) GetMemory(ctx context.Context, p *Principal, id string) (*Memory, error) {
-	if err := p.Require(RoleReader); err != nil {
+	if err := p.Need(PermMemoriesRead); err != nil {
 		return nil, err
 	}
 	return s.Store.GetMemory(ctx, p.Scope(), id)
@@ -299,7 +301,7 @@ func (s *Service) GetMemory(ctx context.Context, p *Principal, id string) (*Memo
 
 // FindMemories lists live memories.
 func (s *Service) FindMemories(ctx context.Context, p *Principal, f MemoryFilter) ([]*Memory, string, error) {
-	if err := p.Require(RoleReader); err != nil {
+	if err := p.Need(PermMemoriesRead); err != nil {
 		return nil, "", err
 	}
 	if err := f.Validate(); err != nil {
@@ -310,7 +312,7 @@ func (s *Service) FindMemories(ctx context.Context, p *Principal, f MemoryFilter
 
 // UpdateMemory changes a memory.
 func (s *Service) UpdateMemory(ctx context.Context, p *Principal, id string, u MemoryUpdate) (*Memory, error) {
-	if err := p.Require(RoleWriter); err != nil {
+	if err := p.Need(PermMemoriesWrite); err != nil {
 		return nil, err
 	}
 	if err := u.Validate("body"); err != nil {
@@ -324,7 +326,7 @@ func (s *Service) UpdateMemory(ctx context.Context, p *Principal, id string, u M
 
 // DeleteMemory removes a memory.
 func (s *Service) DeleteMemory(ctx context.Context, p *Principal, id string) error {
-	if err := p.Require(RoleWriter); err != nil {
+	if err := p.Need(PermMemoriesWrite); err != nil {
 		return err
 	}
 	return s.Store.DeleteMemory(ctx, p.Scope(), id)
@@ -332,7 +334,7 @@ func (s *Service) DeleteMemory(ctx context.Context, p *Principal, id string) err
 
 // SearchMemories ranks memories for a query.
 func (s *Service) SearchMemories(ctx context.Context, p *Principal, q MemorySearch) ([]*MemoryHit, error) {
-	if err := p.Require(RoleReader); err != nil {
+	if err := p.Need(PermMemoriesRead); err != nil {
 		return nil, err
 	}
 	if err := q.Validate(); err != nil {
@@ -346,7 +348,7 @@ func (s *Service) SearchMemories(ctx context.Context, p *Principal, q MemorySear
 
 // CreateSession stores a new session.
 func (s *Service) CreateSession(ctx context.Context, p *Principal, c SessionCreate) (*Session, error) {
-	if err := p.Require(RoleWriter); err != nil {
+	if err := p.Need(PermMemoriesWrite); err != nil {
 		return nil, err
 	}
 	if err := s.fillUser(p, &c.UserID, "body.userId"); err != nil {
@@ -360,7 +362,7 @@ func (s *Service) CreateSession(ctx context.Context, p *Principal, c SessionCrea
 
 // GetSession returns a session.
 func (s *Service) GetSession(ctx context.Context, p *Principal, id string) (*Session, error) {
-	if err := p.Require(RoleReader); err != nil {
+	if err := p.Need(PermMemoriesRead); err != nil {
 		return nil, err
 	}
 	return s.Store.GetSession(ctx, p.Scope(), id)
@@ -368,7 +370,7 @@ func (s *Service) GetSession(ctx context.Context, p *Principal, id string) (*Ses
 
 // FindSessions lists sessions.
 func (s *Service) FindSessions(ctx context.Context, p *Principal, f SessionFilter) ([]*Session, string, error) {
-	if err := p.Require(RoleReader); err != nil {
+	if err := p.Need(PermMemoriesRead); err != nil {
 		return nil, "", err
 	}
 	if err := f.Validate(); err != nil {
@@ -379,7 +381,7 @@ func (s *Service) FindSessions(ctx context.Context, p *Principal, f SessionFilte
 
 // DeleteSession removes a session and its memories.
 func (s *Service) DeleteSession(ctx context.Context, p *Principal, id string) error {
-	if err := p.Require(RoleWriter); err != nil {
+	if err := p.Need(PermMemoriesWrite); err != nil {
 		return err
 	}
 	return s.Store.DeleteSession(ctx, p.Scope(), id)
@@ -410,6 +412,8 @@ type KeyCreate struct {
 	Name      string
 	UserID    string
 	ExpiresIn time.Duration // 0: never expires
+	Scopes    []Permission  // narrows the role's permissions; nil: all of them
+	By        string        // who makes it, for the audit trail (AuditPrincipal); "" means "cli"
 }
 
 // NewAPIKey makes and stores a key without any principal check (for the CLI
@@ -435,10 +439,17 @@ func (s *Service) NewAPIKey(ctx context.Context, c KeyCreate) (*APIKey, string, 
 	if err := v.err(); err != nil {
 		return nil, "", err
 	}
+	scopes, err := NormalizePermissions(c.Scopes, "scopes")
+	if err != nil {
+		return nil, "", err
+	}
+	if err := CheckPermissions(c.Role, scopes, "scopes"); err != nil {
+		return nil, "", err
+	}
 	now := s.now()
 	secret, hash := NewAPIKeySecret()
 	k := &APIKey{ID: NewID(now), Tenant: c.Tenant, Role: c.Role, Name: c.Name, UserID: c.UserID,
-		Prefix: secret[:len(APIKeyPrefix)+6], CreatedAt: now}
+		Prefix: secret[:len(APIKeyPrefix)+6], CreatedAt: now, Scopes: scopes}
 	if k.Name == "" {
 		k.Name = "key-" + k.ID[len(k.ID)-6:]
 	}
@@ -449,24 +460,52 @@ func (s *Service) NewAPIKey(ctx context.Context, c KeyCreate) (*APIKey, string, 
 	if err := s.Store.CreateAPIKey(ctx, k, hash); err != nil {
 		return nil, "", err
 	}
+	by := c.By
+	if by == "" {
+		by = "cli"
+	}
+	detail := map[string]any{"role": k.Role, "name": k.Name, "prefix": k.Prefix}
+	if k.UserID != "" {
+		detail["uid"] = k.UserID
+	}
+	if len(k.Scopes) > 0 {
+		detail["scopes"] = JoinPermissions(k.Scopes, " ")
+	}
+	if k.ExpiresAt != nil {
+		detail["expiresAt"] = k.ExpiresAt
+	}
+	if err := s.Audit(ctx, k.Tenant, by, AuditKeyCreated, k.ID, detail); err != nil {
+		return nil, "", err
+	}
 	return k, secret, nil
 }
 
 // CreateAPIKey makes a key in the admin's own tenant.
 func (s *Service) CreateAPIKey(ctx context.Context, p *Principal, c KeyCreate) (*APIKey, string, error) {
-	if err := p.Require(RoleAdmin); err != nil {
+	if err := p.Need(PermAdminKeys); err != nil {
 		return nil, "", err
 	}
 	if p.UID != "" && c.UserID != p.UID {
 		return nil, "", Errorf(EFORBIDDEN, "a uid-bound credential may only create keys for user %s", p.UID)
 	}
+	scopes, err := NormalizePermissions(c.Scopes, "body.scopes")
+	if err != nil {
+		return nil, "", err
+	}
+	if err := CheckPermissions(c.Role, scopes, "body.scopes"); err != nil {
+		return nil, "", err
+	}
+	if !p.Role.Includes(c.Role) || !p.Covers(c.Role, scopes) {
+		return nil, "", Errorf(EFORBIDDEN, "a credential may only create keys with permissions it holds itself")
+	}
 	c.Tenant = p.Tenant
+	c.By = AuditPrincipal(p)
 	return s.NewAPIKey(ctx, c)
 }
 
 // FindAPIKeys lists the keys of the admin's tenant.
 func (s *Service) FindAPIKeys(ctx context.Context, p *Principal) ([]*APIKey, error) {
-	if err := p.Require(RoleAdmin); err != nil {
+	if err := p.Need(PermAdminKeys); err != nil {
 		return nil, err
 	}
 	return s.Store.FindAPIKeys(ctx, p.Tenant)
@@ -474,26 +513,37 @@ func (s *Service) FindAPIKeys(ctx context.Context, p *Principal) ([]*APIKey, err
 
 // RevokeAPIKey revokes a key of the admin's tenant; it stops working at once.
 func (s *Service) RevokeAPIKey(ctx context.Context, p *Principal, id string) error {
-	if err := p.Require(RoleAdmin); err != nil {
+	if err := p.Need(PermAdminKeys); err != nil {
 		return err
 	}
-	return s.Store.RevokeAPIKey(ctx, p.Tenant, id, s.now())
+	if err := s.Store.RevokeAPIKey(ctx, p.Tenant, id, s.now()); err != nil {
+		return err
+	}
+	return s.Audit(ctx, p.Tenant, AuditPrincipal(p), AuditKeyRevoked, id, nil)
 }
 
 // Authenticate turns an API key into a principal. Unknown, revoked and expired
-// keys are EUNAUTHORIZED.
+// keys are EUNAUTHORIZED. Lookups are cached while the store's key
+// generation holds (keycache.go); the key's lastUsedAt is written at most
+// once a minute, off the request path.
 func (s *Service) Authenticate(ctx context.Context, key string) (*Principal, error) {
 	if key == "" || len(key) > 256 {
 		return nil, Errorf(EUNAUTHORIZED, "invalid API key")
 	}
-	k, err := s.Store.APIKeyByHash(ctx, HashAPIKey(key))
+	k, err := s.lookupKey(ctx, HashAPIKey(key))
 	if ErrorCode(err) == ENOTFOUND {
 		return nil, Errorf(EUNAUTHORIZED, "invalid API key")
 	} else if err != nil {
 		return nil, err
 	}
-	if !k.Active(s.now()) {
+	now := s.now()
+	if !k.Active(now) {
 		return nil, Errorf(EUNAUTHORIZED, "API key revoked or expired")
 	}
-	return &Principal{Tenant: k.Tenant, Role: k.Role, UID: k.UserID, Subject: k.Name, KeyID: k.ID}, nil
+	s.touchKey(k, now)
+	p := &Principal{Tenant: k.Tenant, Role: k.Role, UID: k.UserID, Subject: k.Name, KeyID: k.ID}
+	if len(k.Scopes) > 0 {
+		p.Scopes = k.Scopes
+	}
+	return p, nil
 }

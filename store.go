@@ -19,6 +19,8 @@ type Store interface {
 	MemoryStore
 	SessionStore
 	KeyStore
+	AuditStore
+	IdempotencyStore
 
 	// Ping checks that the store can serve reads and writes.
 	Ping(ctx context.Context) error
@@ -109,4 +111,12 @@ type KeyStore interface {
 	RevokeAPIKey(ctx context.Context, tenant, id string, at time.Time) error
 	// CountAPIKeys counts every key of every tenant, revoked ones included.
 	CountAPIKeys(ctx context.Context) (int, error)
+	// APIKeyGeneration returns a counter that changes in the same
+	// transaction as every key create, revoke and import, seen by every
+	// process sharing the store: a cached key lookup is valid while it
+	// holds. It must be cheap (one point read).
+	APIKeyGeneration(ctx context.Context) (int64, error)
+	// TouchAPIKey sets a key's LastUsedAt to at unless it is later already.
+	// ENOTFOUND is not reported (a deleted key is simply not touched).
+	TouchAPIKey(ctx context.Context, id string, at time.Time) error
 }

@@ -85,7 +85,7 @@ func (s *Service) checkTemplateUpdate(ctx context.Context, p *Principal, id stri
 // ListTemplates returns the context templates (none when no directory is
 // configured).
 func (s *Service) ListTemplates(p *Principal) ([]*Template, error) {
-	if err := p.Require(RoleReader); err != nil {
+	if err := p.Need(PermContextsRead); err != nil {
 		return nil, err
 	}
 	if s.Templates == nil {

@@ -2,12 +2,10 @@ package httpapi
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 
 	"github.com/contextd/contextd"
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // needsCredentials reports whether a path is behind authentication: every
@@ -31,6 +29,7 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 		}
 		if st := stateFrom(r.Context()); st != nil {
 			st.tenant = p.Tenant
+			st.principal = contextd.AuditPrincipal(p)
 		}
 		next.ServeHTTP(w, r.WithContext(contextd.WithPrincipal(r.Context(), p)))
 	})
@@ -41,7 +40,7 @@ const maxTokenLen = 8 << 10
 
 // principal reads the credentials of r: "Authorization: Bearer <token>" or
 // "X-API-Key: <key>". A bearer token of three dot-separated parts is a JWT
-// when a JWT secret is configured; anything else is an API key, looked up on
+// when JWTs are configured (a secret or public keys); anything else is an API key, looked up on
 // every request so that a revoked key stops working at once.
 func (s *server) principal(r *http.Request) (*contextd.Principal, error) {
 	var token string
@@ -60,7 +59,7 @@ func (s *server) principal(r *http.Request) (*contextd.Principal, error) {
 	if len(token) > maxTokenLen {
 		return nil, unauthorized("invalid credentials", "invalid_token")
 	}
-	if !apiKeyOnly && len(s.jwtSecret) > 0 && strings.Count(token, ".") == 2 {
+	if !apiKeyOnly && s.jwtEnabled() && strings.Count(token, ".") == 2 {
 		return s.parseJWT(token)
 	}
 	p, err := s.svc.Authenticate(r.Context(), token)
@@ -83,51 +82,6 @@ func unauthorized(detail, code string) *Problem {
 	}
 	p.GetHeaders().Set("WWW-Authenticate", challenge)
 	return p
-}
-
-// tokenClaims are the claims of a contextd JWT.
-type tokenClaims struct {
-	Tenant string `json:"tenant"`
-	Role   string `json:"role"`
-	UID    string `json:"uid,omitempty"`
-	jwt.RegisteredClaims
-}
-
-// parseJWT checks an HS256 token signed with the configured secret and turns
-// its claims into a principal. Other algorithms (none included) are refused;
-// exp is required.
-func (s *server) parseJWT(token string) (*contextd.Principal, error) {
-	var c tokenClaims
-	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return s.jwtSecret, nil },
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
-		jwt.WithExpirationRequired(),
-		jwt.WithTimeFunc(s.now),
-	)
-	switch {
-	case errors.Is(err, jwt.ErrTokenExpired):
-		return nil, unauthorized("the token has expired", "invalid_token")
-	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		return nil, unauthorized("the token has no exp claim", "invalid_token")
-	case err != nil:
-		return nil, unauthorized("invalid token", "invalid_token")
-	}
-	role := contextd.Role(c.Role)
-	switch {
-	case !contextd.ValidTenant(c.Tenant):
-		return nil, unauthorized("the token's tenant claim is missing or invalid", "invalid_token")
-	case !role.Valid():
-		return nil, unauthorized("the token's role claim must be reader, writer or admin", "invalid_token")
-	case c.UID != "" && !contextd.ValidTenant(c.UID): // the same rule as a user id
-		return nil, unauthorized("the token's uid claim is invalid", "invalid_token")
-	}
-	subject := c.Subject
-	if subject == "" {
-		subject = c.UID
-	}
-	if subject == "" {
-		subject = "jwt"
-	}
-	return &contextd.Principal{Tenant: c.Tenant, Role: role, UID: c.UID, Subject: subject}, nil
 }
 
 // principalOf returns the request's principal; the Service answers 401 for nil.

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -58,6 +59,15 @@ type importOutput struct {
 }
 
 func (s *server) importData(ctx context.Context, in *importInput) (*importOutput, error) {
+	// A first line that is not JSON at all is a malformed body (400); a JSON
+	// line that is not what the format wants is the Service's 422.
+	first := bytes.TrimSpace(in.RawBody)
+	if i := bytes.IndexByte(first, '\n'); i >= 0 {
+		first = bytes.TrimSpace(first[:i])
+	}
+	if len(first) > 0 && !json.Valid(first) {
+		return nil, newProblem(http.StatusBadRequest, "line 1 is not JSON: the body must be JSON Lines (application/x-ndjson)")
+	}
 	res, err := s.svc.Import(ctx, principalOf(ctx), bytesReader(in.RawBody))
 	if err != nil {
 		return nil, problemFor(ctx, err)

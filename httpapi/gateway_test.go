@@ -21,7 +21,7 @@ func TestErrorStatuses(t *testing.T) {
 	e := newEnv(t,
 		withStore(func(s contextd.Store) contextd.Store { fs.Store = s; return fs }),
 		withConfig(func(c *httpapiConfig) {
-			c.Limiter = &fakeLimiter{deny: map[string]bool{"tenant-b/": true}}
+			c.Limiter = &fakeLimiter{deny: map[string]bool{"k:tenant-b/": true}}
 			c.RequestTimeout = 100 * time.Millisecond
 		}))
 	c := e.create("/v1/contexts", `{"id":"c1","title":"x"}`, "writer")

@@ -59,14 +59,22 @@ type Config struct {
 	// JWTSecret, when non-empty, makes bearer tokens of three dot-separated
 	// parts HS256 JWTs signed with it. Empty means only API keys are accepted.
 	JWTSecret []byte
+	// JWT adds asymmetric tokens (RS256, ES256), iss/aud checks, the clock
+	// skew and the lifetime of issued tokens. The zero value accepts only
+	// HS256 tokens with JWTSecret, with a 30 s skew, and issues 15 min tokens.
+	JWT JWTConfig
 	// Checks are the readiness checks of /health/ready and /health/details,
 	// by component name. nil means {"store": Service.Store.Ping}.
 	Checks map[string]func(context.Context) error
 	// ReadyTimeout bounds each readiness check. 0 means DefaultReadyTimeout (2 s).
 	ReadyTimeout time.Duration
-	// Limiter, when non-nil, rate-limits authenticated requests per tenant
-	// and credential (429 with Retry-After). nil means no rate limit.
+	// Limiter, when non-nil, rate-limits authenticated requests per
+	// credential (429 with Retry-After, RateLimit-* headers on every
+	// answer). nil means no rate limit.
 	Limiter Limiter
+	// TenantLimiter, when non-nil, rate-limits every credential of a tenant
+	// together. nil means no tenant limit.
+	TenantLimiter Limiter
 	// Version is reported by /health/details and the OpenAPI document.
 	// "" means "dev".
 	Version string
@@ -123,9 +131,11 @@ type server struct {
 	maxBatchBody   int64
 	requestTimeout time.Duration
 	jwtSecret      []byte
+	jwt            JWTConfig
 	checks         map[string]func(context.Context) error
 	readyTimeout   time.Duration
 	limiter        Limiter
+	tenantLimiter  Limiter
 	version        string
 	startedAt      time.Time
 	now            func() time.Time
@@ -146,9 +156,11 @@ func NewHandler(cfg Config) (h http.Handler, err error) {
 		maxBatchBody:   cfg.MaxBatchBodyBytes,
 		requestTimeout: cfg.RequestTimeout,
 		jwtSecret:      cfg.JWTSecret,
+		jwt:            cfg.JWT,
 		checks:         cfg.Checks,
 		readyTimeout:   cfg.ReadyTimeout,
 		limiter:        cfg.Limiter,
+		tenantLimiter:  cfg.TenantLimiter,
 		version:        cfg.Version,
 		startedAt:      cfg.StartedAt,
 		now:            cfg.Now,
@@ -171,6 +183,12 @@ func NewHandler(cfg Config) (h http.Handler, err error) {
 	}
 	if s.requestTimeout == 0 {
 		s.requestTimeout = DefaultRequestTimeout
+	}
+	if s.jwt.ClockSkew == 0 {
+		s.jwt.ClockSkew = DefaultJWTClockSkew
+	}
+	if s.jwt.TTL <= 0 {
+		s.jwt.TTL = DefaultJWTTTL
 	}
 	if s.readyTimeout <= 0 {
 		s.readyTimeout = DefaultReadyTimeout
@@ -220,6 +238,7 @@ func NewHandler(cfg Config) (h http.Handler, err error) {
 		}
 	}()
 	s.api = humago.New(s.mux, s.humaConfig())
+	s.api.UseMiddleware(s.checkPermission)
 	s.routes()
 	return s.chain(http.HandlerFunc(s.route)), nil
 }
@@ -236,6 +255,7 @@ func (s *server) chain(h http.Handler) http.Handler {
 		s.timeout,         // a deadline for the whole request
 		s.authenticate,    // 401, or a principal in the context
 		s.rateLimit,       // 429 per tenant and credential
+		s.idempotency,     // Idempotency-Key: a retried POST gets the first answer
 	}
 	for i := len(middleware) - 1; i >= 0; i-- {
 		h = middleware[i](h)
@@ -272,8 +292,9 @@ func (s *server) humaConfig() huma.Config {
 	cfg.RejectUnknownQueryParameters = true // a misspelt filter is an error, not silently ignored
 	cfg.Formats = map[string]huma.Format{"application/json": jsonFormat, "json": jsonFormat}
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
-		schemeBearer: {Type: "http", Scheme: "bearer", Description: "An API key, or an HS256 JWT with tenant, role, uid? and exp claims."},
-		schemeAPIKey: {Type: "apiKey", In: "header", Name: "X-API-Key", Description: "An API key."},
+		schemeBearer: {Type: "http", Scheme: "bearer", Description: "An API key, or a JWT with tenant, role, uid?, scope? and exp claims. " +
+			"The scope of each operation's requirement is the permission it needs."},
+		schemeAPIKey: {Type: "apiKey", In: "header", Name: "X-API-Key", Description: "An API key. The scope of each operation's requirement is the permission it needs."},
 	}
 	return cfg
 }

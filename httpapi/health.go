@@ -144,7 +144,7 @@ type detailsOutput struct {
 // healthDetails reports versions, uptime, resources, recent requests, the
 // store and components to admins.
 func (s *server) healthDetails(ctx context.Context, _ *struct{}) (*detailsOutput, error) {
-	if err := principalOf(ctx).Require(contextd.RoleAdmin); err != nil {
+	if err := principalOf(ctx).Need(contextd.PermAdminOps); err != nil {
 		return nil, problemFor(ctx, err)
 	}
 	ready := s.runChecks(ctx)

@@ -289,13 +289,13 @@ func (s *faultStore) Ping(ctx context.Context) error {
 // fakeLimiter refuses every request of the keys in deny.
 type fakeLimiter struct{ deny map[string]bool }
 
-func (l *fakeLimiter) Allow(_ context.Context, key string) (bool, time.Duration) {
+func (l *fakeLimiter) Allow(_ context.Context, key string) contextd.RateDecision {
 	for k := range l.deny {
 		if strings.HasPrefix(key, k) {
-			return false, 1500 * time.Millisecond
+			return contextd.RateDecision{Limit: 10, RetryAfter: 1500 * time.Millisecond, Reset: 15 * time.Second}
 		}
 	}
-	return true, 0
+	return contextd.RateDecision{Allowed: true, Limit: 10, Remaining: 9, Reset: 1500 * time.Millisecond}
 }
 
 func readAll(t testing.TB, r io.Reader) string {

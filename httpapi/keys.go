@@ -16,6 +16,7 @@ type apiKeyCreateRequest struct {
 	Name      string    `json:"name,omitempty" maxLength:"200" doc:"A label; default key-<id suffix>"`
 	UID       string    `json:"uid,omitempty" pattern:"^[A-Za-z0-9][A-Za-z0-9_.@:~-]{0,127}$" doc:"Bind the key to one user: it sees and writes only that user's data"`
 	ExpiresAt time.Time `json:"expiresAt,omitzero" doc:"RFC 3339; the key stops working then. Never when absent"`
+	Scopes    []string  `json:"scopes,omitempty" nullable:"false" maxItems:"16" maxLength:"64" doc:"Narrow the role to these permissions (contexts:read, contexts:write, memories:read, memories:write, search, admin:keys, admin:backup, admin:audit, admin:ops); all of the role's when absent"`
 }
 
 type apiKeyCreateInput struct {
@@ -49,6 +50,9 @@ func (s *server) listAPIKeys(ctx context.Context, _ *struct{}) (*listOutput[*con
 func (s *server) createAPIKey(ctx context.Context, in *apiKeyCreateInput) (*apiKeyCreatedOutput, error) {
 	b := &in.Body
 	c := contextd.KeyCreate{Role: contextd.Role(b.Role), Name: b.Name, UserID: b.UID}
+	for _, x := range b.Scopes {
+		c.Scopes = append(c.Scopes, contextd.Permission(x))
+	}
 	if !b.ExpiresAt.IsZero() {
 		c.ExpiresIn = b.ExpiresAt.Sub(s.now())
 		if c.ExpiresIn <= 0 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -20,10 +19,11 @@ import (
 // reqState travels in the request context from the outermost middleware to
 // the handlers; inner layers fill in what they learn (the tenant).
 type reqState struct {
-	id     string
-	route  string // the route pattern without its method, "" when no route matched
-	tenant string
-	log    *slog.Logger
+	id        string
+	route     string // the route pattern without its method, "" when no route matched
+	tenant    string
+	principal string // who: key:<id> or jwt:<subject> (contextd.AuditPrincipal), never a secret
+	log       *slog.Logger
 }
 
 type stateKey struct{}
@@ -152,6 +152,7 @@ func (s *server) observe(next http.Handler) http.Handler {
 				slog.Float64("durationMs", float64(d.Microseconds())/1000),
 				slog.Int64("bytes", rec.bytes),
 				slog.String("tenant", st.tenant),
+				slog.String("principal", st.principal),
 			)
 		}()
 		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
@@ -191,6 +192,13 @@ func (s *server) securityHeaders(next http.Handler) http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+		if r.TLS != nil {
+			// Only over TLS: HSTS received over plain HTTP is ignored anyway,
+			// and a plain-HTTP development server must not pin browsers.
+			h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+		}
 		if r.URL.Path == "/docs" {
 			h.Set("Content-Security-Policy", s.docsCSP)
 		} else {
@@ -206,8 +214,8 @@ func (s *server) securityHeaders(next http.Handler) http.Handler {
 // CORS settings.
 const (
 	corsAllowMethods  = "GET, POST, PATCH, DELETE, OPTIONS"
-	corsAllowHeaders  = "Authorization, X-API-Key, If-Match, If-None-Match, Content-Type, X-Request-ID"
-	corsExposeHeaders = "ETag, Location, X-Request-ID, Retry-After, WWW-Authenticate"
+	corsAllowHeaders  = "Authorization, X-API-Key, If-Match, If-None-Match, Content-Type, X-Request-ID, Idempotency-Key"
+	corsExposeHeaders = "ETag, Location, X-Request-ID, Retry-After, WWW-Authenticate, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Idempotent-Replayed"
 	corsMaxAge        = "600"
 )
 
@@ -229,6 +237,9 @@ func (s *server) cors(next http.Handler) http.Handler {
 				allowed = true
 			case s.corsOrigins[origin]:
 				h.Set("Access-Control-Allow-Origin", origin)
+				// Credentials (cookies, Authorization from the browser) only
+				// for origins named in the list, never for "*".
+				h.Set("Access-Control-Allow-Credentials", "true")
 				allowed = true
 			}
 		}
@@ -291,44 +302,6 @@ func (s *server) timeout(next http.Handler) http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), s.requestTimeout)
 		defer cancel()
 		next.ServeHTTP(w, r.WithContext(ctx))
-	})
-}
-
-// Limiter decides whether a caller may make another request. Allow returns
-// ok=false and how long to wait when the caller is over its rate. A
-// ratelimit or redis package implements it; nil in Config means no limit.
-type Limiter interface {
-	Allow(ctx context.Context, key string) (ok bool, retryAfter time.Duration)
-}
-
-// rateLimit applies the Limiter to authenticated requests, per tenant and
-// credential.
-func (s *server) rateLimit(next http.Handler) http.Handler {
-	if s.limiter == nil {
-		return next
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := contextd.PrincipalFrom(r.Context())
-		if p == nil {
-			next.ServeHTTP(w, r)
-			return
-		}
-		key := p.Tenant + "/" + p.KeyID
-		if p.KeyID == "" {
-			key = p.Tenant + "/jwt:" + p.Subject
-		}
-		ok, wait := s.limiter.Allow(r.Context(), key)
-		if !ok {
-			pr := newProblem(http.StatusTooManyRequests, "too many requests: retry later")
-			secs := int64(math.Ceil(wait.Seconds()))
-			if secs < 1 {
-				secs = 1
-			}
-			pr.GetHeaders().Set("Retry-After", strconv.FormatInt(secs, 10))
-			writeProblem(w, pr)
-			return
-		}
-		next.ServeHTTP(w, r)
 	})
 }
 

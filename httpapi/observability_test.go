@@ -82,7 +82,7 @@ next:
 // of the issue with the values the workload implies.
 func TestMetricsAfterWorkload(t *testing.T) {
 	e := newEnv(t, instrumented(t), withConfig(func(c *httpapiConfig) {
-		c.Limiter = &fakeLimiter{deny: map[string]bool{"tenant-b/": true}}
+		c.Limiter = &fakeLimiter{deny: map[string]bool{"k:tenant-b/": true}}
 	}))
 	a := e.create("/v1/contexts", `{"title":"alpha","content":"replication of the write ahead log"}`, "writer")
 	b := e.create("/v1/contexts", `{"title":"beta","content":"log shipping","relationships":[{"type":"RELATES_TO","targetId":"`+a+`"}]}`, "writer")

@@ -208,7 +208,7 @@ type alertsInput struct {
 // first. Alerts describe the service, not a tenant's data, so an admin of
 // any tenant sees them (as with /health/details).
 func (s *server) listAlerts(ctx context.Context, in *alertsInput) (*listOutput[contextd.Alert], error) {
-	if err := principalOf(ctx).Require(contextd.RoleAdmin); err != nil {
+	if err := principalOf(ctx).Need(contextd.PermAdminOps); err != nil {
 		return nil, problemFor(ctx, err)
 	}
 	if s.ops.monitor == nil {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/contextd/contextd"
@@ -17,6 +18,65 @@ const (
 	tagAdmin    = "Administration"
 	tagOps      = "Operations"
 )
+
+// permissions says what every credentialed route needs, by operation id: the
+// one place that says who may call what (roles grant permissions, see
+// contextd.Role.Permissions; keys and tokens may narrow them). The gateway
+// checks it before the request body is read, the Service checks it again
+// for both front doors, and the OpenAPI document lists it as the scope of
+// the operation's security requirement. NewHandler refuses a /v1 route
+// missing here.
+var permissions = map[string]contextd.Permission{
+	"issueToken": anyCredential, // the token carries the key's own permissions
+
+	"healthDetails": contextd.PermAdminOps,
+
+	"createContext":      contextd.PermContextsWrite,
+	"createContexts":     contextd.PermContextsWrite,
+	"listContexts":       contextd.PermContextsRead,
+	"getContext":         contextd.PermContextsRead,
+	"updateContext":      contextd.PermContextsWrite,
+	"deleteContext":      contextd.PermContextsWrite,
+	"createRelationship": contextd.PermContextsWrite,
+	"listRelationships":  contextd.PermContextsRead,
+	"deleteRelationship": contextd.PermContextsWrite,
+	"getGraph":           contextd.PermContextsRead,
+
+	"search":      contextd.PermSearch,
+	"searchGet":   contextd.PermSearch,
+	"searchStats": contextd.PermSearch,
+
+	"createMemory":   contextd.PermMemoriesWrite,
+	"createMemories": contextd.PermMemoriesWrite,
+	"listMemories":   contextd.PermMemoriesRead,
+	"searchMemories": contextd.PermMemoriesRead,
+	"getMemory":      contextd.PermMemoriesRead,
+	"updateMemory":   contextd.PermMemoriesWrite,
+	"deleteMemory":   contextd.PermMemoriesWrite,
+
+	"createSession":       contextd.PermMemoriesWrite,
+	"listSessions":        contextd.PermMemoriesRead,
+	"getSession":          contextd.PermMemoriesRead,
+	"deleteSession":       contextd.PermMemoriesWrite,
+	"listSessionMemories": contextd.PermMemoriesRead,
+	"listSessionContexts": contextd.PermContextsRead, // and memories:read: the Service reads the session too
+
+	"listAPIKeys":  contextd.PermAdminKeys,
+	"createAPIKey": contextd.PermAdminKeys,
+	"getAPIKey":    contextd.PermAdminKeys,
+	"revokeAPIKey": contextd.PermAdminKeys,
+	"listAlerts":   contextd.PermAdminOps,
+	"listAudit":    contextd.PermAdminAudit,
+
+	"listTemplates":  contextd.PermContextsRead,
+	"contextHistory": contextd.PermContextsRead,
+	"memoryHistory":  contextd.PermMemoriesRead,
+	"export":         contextd.PermAdminBackup,
+	"import":         contextd.PermAdminBackup,
+	"createBackup":   contextd.PermAdminBackup,
+	"listBackups":    contextd.PermAdminBackup,
+	"restoreObject":  contextd.PermAdminBackup,
+}
 
 // routes lists every route of the server, in one place.
 func (s *server) routes() {
@@ -37,7 +97,7 @@ func (s *server) routes() {
 	s.mux.HandleFunc("GET /docs", s.docs)
 	// GET /openapi.json (and .yaml, -3.0.json, -3.0.yaml) are served by huma.
 	if s.mcp != nil {
-		s.mux.Handle("/mcp", s.mcp) // MCP Streamable HTTP; authenticated by the gateway
+		s.mux.Handle("/mcp", streaming(s.mcp)) // MCP Streamable HTTP; authenticated by the gateway
 	}
 
 	// Contexts.
@@ -79,6 +139,9 @@ func (s *server) routes() {
 	huma.Register(api, s.v1(get, "/v1/sessions/{id}/memories", "listSessionMemories", tagSessions, "List the memories of a session", 0, 404), s.listSessionMemories)
 	huma.Register(api, s.v1(get, "/v1/sessions/{id}/contexts", "listSessionContexts", tagSessions, "List the contexts of a session", 0, 404), s.listSessionContexts)
 
+	// Tokens.
+	huma.Register(api, s.v1(post, "/v1/auth/token", "issueToken", tagAdmin, "Exchange the API key of the request for a short-lived JWT with its tenant, role, uid and scopes", created, 501), s.issueToken)
+
 	// Administration (admin role).
 	huma.Register(api, s.v1(get, "/v1/admin/api-keys", "listAPIKeys", tagAdmin, "List the API keys of the tenant", 0), s.listAPIKeys)
 	huma.Register(api, s.v1(post, "/v1/admin/api-keys", "createAPIKey", tagAdmin, "Create an API key; the key is shown once", created), s.createAPIKey)
@@ -89,6 +152,7 @@ func (s *server) routes() {
 	huma.Register(api, s.v1(post, "/v1/admin/backups", "createBackup", tagAdmin, "Make a consistent, compressed, checksummed backup now (admin)", created), s.createBackup)
 	huma.Register(api, s.v1(get, "/v1/admin/backups", "listBackups", tagAdmin, "List the backups, newest first (admin)", 0), s.listBackups)
 	huma.Register(api, s.v1(post, "/v1/admin/restore", "restoreObject", tagAdmin, "Put one context, memory or session back as it was at a moment (admin)", 0, 404, 409), s.restoreObject)
+	huma.Register(api, s.v1(get, "/v1/admin/audit", "listAudit", tagAdmin, "The tenant's audit trail of administrative actions, newest first", 0), s.listAudit)
 	huma.Register(api, s.v1(get, "/v1/admin/alerts", "listAlerts", tagAdmin, "The health monitor's alerts, active and recent, newest first", 0), s.listAlerts)
 }
 
@@ -106,6 +170,10 @@ func (s *server) public(method, path, id, summary string) huma.Operation {
 // status (0 for 200); errs are the statuses it may answer besides the
 // common ones (400, 401, 403, 413, 415, 422, 429, 503).
 func (s *server) v1(method, path, id, tag, summary string, status int, errs ...int) huma.Operation {
+	perm, ok := permissions[id]
+	if !ok {
+		panic(fmt.Sprintf("route %s %s (%s) declares no permission: add it to permissions in routes.go", method, path, id))
+	}
 	op := huma.Operation{
 		OperationID:   id,
 		Method:        method,
@@ -113,7 +181,8 @@ func (s *server) v1(method, path, id, tag, summary string, status int, errs ...i
 		Summary:       summary,
 		Tags:          []string{tag},
 		DefaultStatus: status,
-		Security:      []map[string][]string{{schemeBearer: {}}, {schemeAPIKey: {}}},
+		Security:      []map[string][]string{{schemeBearer: scopesOf(perm)}, {schemeAPIKey: scopesOf(perm)}},
+		Metadata:      map[string]any{permissionKey: perm},
 		Errors: append([]int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden,
 			http.StatusTooManyRequests, http.StatusServiceUnavailable}, errs...),
 	}

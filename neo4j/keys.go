@@ -3,6 +3,7 @@ package neo4j
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/contextd/contextd"
@@ -13,7 +14,7 @@ import (
 // namespace/hash, both unique. Tenants are (:Tenant {sk}) nodes, made with
 // their first key.
 
-const keyProj = ` {.id, .tenant, .role, .name, .userId, .prefix, .createdAt, .expiresAt, .revokedAt}`
+const keyProj = ` {.id, .tenant, .role, .name, .userId, .prefix, .createdAt, .expiresAt, .revokedAt, .scopes, .lastUsedAt}`
 
 func decodeKey(v any) (*contextd.APIKey, error) {
 	m, ok := v.(map[string]any)
@@ -22,7 +23,8 @@ func decodeKey(v any) (*contextd.APIKey, error) {
 	}
 	return &contextd.APIKey{ID: str(m["id"]), Tenant: str(m["tenant"]), Role: contextd.Role(str(m["role"])),
 		Name: str(m["name"]), UserID: str(m["userId"]), Prefix: str(m["prefix"]), CreatedAt: fromNanos(i64(m["createdAt"])),
-		ExpiresAt: optTime(m["expiresAt"]), RevokedAt: optTime(m["revokedAt"])}, nil
+		ExpiresAt: optTime(m["expiresAt"]), RevokedAt: optTime(m["revokedAt"]), Scopes: splitScopes(str(m["scopes"])),
+		LastUsedAt: optTime(m["lastUsedAt"])}, nil
 }
 
 // CreateAPIKey implements contextd.KeyStore.
@@ -53,12 +55,16 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *contextd.APIKey, hash strin
 		if i64(row["ids"]) > 0 || i64(row["hashes"]) > 0 {
 			return contextd.Errorf(contextd.ECONFLICT, "an API key with that id or hash already exists")
 		}
+		if err := s.bumpKeyGeneration(ctx, tx); err != nil {
+			return err
+		}
 		return exec(ctx, tx, `MERGE (t:Tenant {sk: $sk}) ON CREATE SET t.name = $tenant, t.ns = $ns, t.createdAt = $created
 			CREATE (a:ApiKey {uk: $uk, hk: $hk, ns: $ns, id: $id, tenant: $tenant, hash: $hash, role: $role, name: $name,
-				userId: $uid, prefix: $prefix, createdAt: $created, expiresAt: $expires, revokedAt: $revoked})`,
+				userId: $uid, prefix: $prefix, createdAt: $created, expiresAt: $expires, revokedAt: $revoked, scopes: $scopes})`,
 			params{"sk": s.sk(k.Tenant), "tenant": k.Tenant, "ns": s.ns, "uk": s.nsKey(k.ID), "hk": s.nsKey(hash), "id": k.ID,
 				"hash": hash, "role": string(k.Role), "name": k.Name, "uid": k.UserID, "prefix": k.Prefix,
-				"created": nanos(k.CreatedAt), "expires": nullNanos(k.ExpiresAt), "revoked": nullNanos(k.RevokedAt)})
+				"created": nanos(k.CreatedAt), "expires": nullNanos(k.ExpiresAt), "revoked": nullNanos(k.RevokedAt),
+				"scopes": contextd.JoinPermissions(k.Scopes, " ")})
 	})
 }
 
@@ -129,7 +135,7 @@ func (s *Store) RevokeAPIKey(ctx context.Context, tenant, id string, at time.Tim
 		if row == nil {
 			return notFound("API key", id)
 		}
-		return nil
+		return s.bumpKeyGeneration(ctx, tx)
 	})
 }
 
@@ -144,4 +150,43 @@ func (s *Store) CountAPIKeys(ctx context.Context) (int, error) {
 		return err
 	})
 	return n, err
+}
+
+// splitScopes reads the stored form of a key's scopes ("" for none).
+func splitScopes(s string) []contextd.Permission {
+	if s == "" {
+		return nil
+	}
+	var out []contextd.Permission
+	for _, f := range strings.Fields(s) {
+		out = append(out, contextd.Permission(f))
+	}
+	return out
+}
+
+// bumpKeyGeneration moves the namespace's key generation in the
+// transaction of a key change.
+func (s *Store) bumpKeyGeneration(ctx context.Context, tx neo4j.ManagedTransaction) error {
+	return exec(ctx, tx, `MERGE (g:KeyGeneration {ns: $ns}) ON CREATE SET g.gen = 0 SET g.gen = g.gen + 1`, params{"ns": s.ns})
+}
+
+// APIKeyGeneration implements contextd.KeyStore: one indexed node read.
+func (s *Store) APIKeyGeneration(ctx context.Context) (int64, error) {
+	var gen int64
+	err := s.read(ctx, "key generation", func(tx neo4j.ManagedTransaction) error {
+		row, err := single(ctx, tx, `MATCH (g:KeyGeneration {ns: $ns}) RETURN g.gen AS gen`, params{"ns": s.ns})
+		if row != nil {
+			gen = i64(row["gen"])
+		}
+		return err
+	})
+	return gen, err
+}
+
+// TouchAPIKey implements contextd.KeyStore; lastUsedAt never moves back.
+func (s *Store) TouchAPIKey(ctx context.Context, id string, at time.Time) error {
+	return s.write(ctx, "touch api key", func(tx neo4j.ManagedTransaction) error {
+		return exec(ctx, tx, `MATCH (a:ApiKey {uk: $uk}) WHERE a.ns = $ns AND (a.lastUsedAt IS NULL OR a.lastUsedAt < $at)
+			SET a.lastUsedAt = $at`, params{"uk": s.nsKey(id), "ns": s.ns, "at": nanos(at.UTC())})
+	})
 }

@@ -50,6 +50,16 @@ var migrations = []migration{
 		"CREATE FULLTEXT INDEX memory_text IF NOT EXISTS FOR (n:Memory) ON EACH [n.ftContent, n.ftk] " +
 			"OPTIONS {indexConfig: {`fulltext.analyzer`: 'whitespace', `fulltext.eventually_consistent`: false}}",
 	}},
+	{2, "security", []string{
+		// One key generation counter per namespace (see APIKeyGeneration).
+		`CREATE CONSTRAINT keygeneration_ns IF NOT EXISTS FOR (n:KeyGeneration) REQUIRE n.ns IS UNIQUE`,
+		// The audit trail, listed per tenant newest first.
+		`CREATE CONSTRAINT audit_uk IF NOT EXISTS FOR (n:Audit) REQUIRE n.uk IS UNIQUE`,
+		`CREATE INDEX audit_ns_tenant_id IF NOT EXISTS FOR (n:Audit) ON (n.ns, n.tenant, n.id)`,
+		// Idempotency records by (namespace, tenant, credential, key), purged by age.
+		`CREATE CONSTRAINT idempotency_ik IF NOT EXISTS FOR (n:Idempotency) REQUIRE n.ik IS UNIQUE`,
+		`CREATE INDEX idempotency_ns_created IF NOT EXISTS FOR (n:Idempotency) ON (n.ns, n.createdAt)`,
+	}},
 	// Semantic search: nodes carry vec and vecModel; `contextd reindex`
 	// finds the nodes without a vector of the current model by vecModel.
 	{3, "vectors", []string{

@@ -194,7 +194,8 @@ func (s *Store) importRow(rec *contextd.Record) (params, error) {
 		}
 		return params{"sk": s.sk(k.Tenant), "tenant": k.Tenant, "ns": s.ns, "uk": s.nsKey(k.ID), "hk": s.nsKey(rec.KeyHash),
 			"id": k.ID, "hash": rec.KeyHash, "role": string(k.Role), "name": k.Name, "userId": k.UserID, "prefix": k.Prefix,
-			"createdAt": nanos(k.CreatedAt), "expiresAt": nullNanos(k.ExpiresAt), "revokedAt": nullNanos(k.RevokedAt)}, nil
+			"createdAt": nanos(k.CreatedAt), "expiresAt": nullNanos(k.ExpiresAt), "revokedAt": nullNanos(k.RevokedAt),
+			"scopes": contextd.JoinPermissions(k.Scopes, " ")}, nil
 	case contextd.KindSession:
 		ss := rec.Session
 		if ss == nil {
@@ -248,9 +249,12 @@ func (s *Store) importRun(ctx context.Context, tx neo4j.ManagedTransaction, kind
 	p := params{"rows": rows}
 	switch kind {
 	case contextd.KindAPIKey:
+		if err := s.bumpKeyGeneration(ctx, tx); err != nil {
+			return err
+		}
 		return exec(ctx, tx, `UNWIND $rows AS row
 			MERGE (t:Tenant {sk: row.sk}) ON CREATE SET t.name = row.tenant, t.ns = row.ns, t.createdAt = row.createdAt
-			CREATE (a:ApiKey) SET a = row {.uk, .hk, .ns, .id, .tenant, .hash, .role, .name, .userId, .prefix, .createdAt, .expiresAt, .revokedAt}`, p)
+			CREATE (a:ApiKey) SET a = row {.uk, .hk, .ns, .id, .tenant, .hash, .role, .name, .userId, .prefix, .createdAt, .expiresAt, .revokedAt, .scopes}`, p)
 	case contextd.KindSession:
 		return exec(ctx, tx, `UNWIND $rows AS row CREATE (s:Session) SET s = row`, p)
 	case contextd.KindContext:

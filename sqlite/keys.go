@@ -4,12 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/contextd/contextd"
 )
 
-const keyCols = `id, tenant, role, name, user_id, prefix, created_at, expires_at, revoked_at`
+const keyCols = `id, tenant, role, name, user_id, prefix, created_at, expires_at, revoked_at, scopes, last_used_at`
 
 func scanKey(row scanner) (*contextd.APIKey, error) {
 	var (
@@ -17,10 +18,14 @@ func scanKey(row scanner) (*contextd.APIKey, error) {
 		role             string
 		created          int64
 		expires, revoked sql.NullInt64
+		scopes           string
+		used             sql.NullInt64
 	)
-	if err := row.Scan(&k.ID, &k.Tenant, &role, &k.Name, &k.UserID, &k.Prefix, &created, &expires, &revoked); err != nil {
+	if err := row.Scan(&k.ID, &k.Tenant, &role, &k.Name, &k.UserID, &k.Prefix, &created, &expires, &revoked, &scopes, &used); err != nil {
 		return nil, err
 	}
+	k.Scopes = splitScopes(scopes)
+	k.LastUsedAt = fromNullNanos(used)
 	k.Role = contextd.Role(role)
 	k.CreatedAt = fromNanos(created)
 	k.ExpiresAt, k.RevokedAt = fromNullNanos(expires), fromNullNanos(revoked)
@@ -50,13 +55,16 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *contextd.APIKey, hash strin
 			k.Tenant, nanos(k.CreatedAt)); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (id, tenant, hash, role, name, user_id, prefix, created_at, expires_at, revoked_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, k.ID, k.Tenant, hash, string(k.Role), k.Name, k.UserID, k.Prefix,
-			nanos(k.CreatedAt), nullNanos(k.ExpiresAt), nullNanos(k.RevokedAt))
+		_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (id, tenant, hash, role, name, user_id, prefix, created_at, expires_at, revoked_at, scopes)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, k.ID, k.Tenant, hash, string(k.Role), k.Name, k.UserID, k.Prefix,
+			nanos(k.CreatedAt), nullNanos(k.ExpiresAt), nullNanos(k.RevokedAt), contextd.JoinPermissions(k.Scopes, " "))
 		if isUnique(err) {
 			return contextd.Errorf(contextd.ECONFLICT, "an API key with that id or hash already exists")
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return bumpKeyGeneration(ctx, tx)
 	})
 }
 
@@ -123,7 +131,7 @@ func (s *Store) RevokeAPIKey(ctx context.Context, tenant, id string, at time.Tim
 		} else if n == 0 {
 			return notFound("API key", id)
 		}
-		return nil
+		return bumpKeyGeneration(ctx, tx)
 	})
 }
 
@@ -134,4 +142,49 @@ func (s *Store) CountAPIKeys(ctx context.Context) (int, error) {
 		return c.QueryRowContext(ctx, `SELECT count(*) FROM api_keys`).Scan(&n)
 	})
 	return n, err
+}
+
+// splitScopes reads the stored form of a key's scopes ("" for none).
+func splitScopes(s string) []contextd.Permission {
+	if s == "" {
+		return nil
+	}
+	var out []contextd.Permission
+	for _, f := range strings.Fields(s) {
+		out = append(out, contextd.Permission(f))
+	}
+	return out
+}
+
+// bumpKeyGeneration moves the key generation in the transaction of a key change.
+func bumpKeyGeneration(ctx context.Context, tx *conn) error {
+	_, err := tx.ExecContext(ctx, `UPDATE key_generation SET gen = gen + 1 WHERE id = 1`)
+	return err
+}
+
+// APIKeyGeneration implements contextd.KeyStore: one prepared point read in
+// autocommit mode (no BEGIN/ROLLBACK around it: a single statement is its
+// own consistent snapshot).
+func (s *Store) APIKeyGeneration(ctx context.Context) (int64, error) {
+	c, err := s.readers.take(ctx, s.closed)
+	if err != nil {
+		return 0, s.fail(ctx, "key generation", err)
+	}
+	defer s.readers.put(c)
+	var gen int64
+	if err := c.QueryRowContext(ctx, `SELECT gen FROM key_generation WHERE id = 1`).Scan(&gen); err != nil {
+		return 0, s.fail(ctx, "key generation", err)
+	}
+	return gen, nil
+}
+
+// TouchAPIKey implements contextd.KeyStore. It never moves lastUsedAt back
+// and does not change the key generation (use is not a property the
+// authenticator caches).
+func (s *Store) TouchAPIKey(ctx context.Context, id string, at time.Time) error {
+	return s.write(ctx, "touch api key", func(tx *conn) error {
+		_, err := tx.ExecContext(ctx, `UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`,
+			nanos(at.UTC()), id, nanos(at.UTC()))
+		return err
+	})
 }

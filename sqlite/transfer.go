@@ -199,10 +199,13 @@ func (s *Store) importRecord(ctx context.Context, tx *conn, rec *contextd.Record
 		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO tenants (name, created_at) VALUES (?, ?)`, k.Tenant, nanos(k.CreatedAt)); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (id, tenant, hash, role, name, user_id, prefix, created_at, expires_at, revoked_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, k.ID, k.Tenant, rec.KeyHash, string(k.Role), k.Name, k.UserID, k.Prefix,
-			nanos(k.CreatedAt), nullNanos(k.ExpiresAt), nullNanos(k.RevokedAt))
-		return err
+		_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (id, tenant, hash, role, name, user_id, prefix, created_at, expires_at, revoked_at, scopes)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, k.ID, k.Tenant, rec.KeyHash, string(k.Role), k.Name, k.UserID, k.Prefix,
+			nanos(k.CreatedAt), nullNanos(k.ExpiresAt), nullNanos(k.RevokedAt), contextd.JoinPermissions(k.Scopes, " "))
+		if err != nil {
+			return err
+		}
+		return bumpKeyGeneration(ctx, tx)
 	case contextd.KindSession:
 		ss := rec.Session
 		if ss == nil {

@@ -50,6 +50,8 @@ func Run(t *testing.T, open OpenFunc) {
 		memoryTests(),
 		sessionTests(),
 		keyTests(),
+		securityTests(),
+		auditTests(),
 		isolationTests(),
 		concurrencyTests(),
 		reopenTests(),

@@ -59,6 +59,7 @@ type Config struct {
 	EmbeddingsProvider    string   `json:"embeddingsProvider"`    // EMBEDDINGS_PROVIDER: builtin (default), openai or off
 	EmbeddingsURL         string   `json:"embeddingsUrl"`         // EMBEDDINGS_URL: base URL of an OpenAI-compatible /v1/embeddings server (openai)
 	EmbeddingsModel       string   `json:"embeddingsModel"`       // EMBEDDINGS_MODEL: model name sent to it (openai)
+	Security                       // the security gateway's settings (security.go)
 }
 
 // Duration is a time.Duration read from JSON as "30s" or a number of seconds.
@@ -118,6 +119,7 @@ func defaultConfig() Config {
 		IntegrityInterval:     Duration(time.Hour),
 		BackupRetentionDays:   90,
 		TemplatesDirectory:    "./templates",
+		Security:              defaultSecurity(),
 	}
 }
 
@@ -169,7 +171,7 @@ func durSet(f func(c *Config) *Duration) func(*Config, string) error {
 	}
 }
 
-var settings = []setting{
+var settings = append([]setting{
 	{"HOST", "host", "address to listen on", strSet(func(c *Config) *string { return &c.Host })},
 	{"PORT", "port", "port to listen on (0 picks a free one)", intSet(func(c *Config) *int { return &c.Port })},
 	{"STORE", "store", "store backend: sqlite or neo4j", strSet(func(c *Config) *string { return &c.Store })},
@@ -213,10 +215,10 @@ var settings = []setting{
 	{"LOG_FILE", "log-file", "also log to this file (rotated, kept 30 days)", strSet(func(c *Config) *string { return &c.LogFile })},
 	{"TEMPLATES_DIRECTORY", "templates-directory", "folder of context templates (TYPE.json)", strSet(func(c *Config) *string { return &c.TemplatesDirectory })},
 	{"BACKUP_RETENTION_DAYS", "backup-retention-days", "days backups are kept (tiers: daily, weekly, monthly)", intSet(func(c *Config) *int { return &c.BackupRetentionDays })},
-}
+}, securitySettings...)
 
 // secretFiles are the settings that may be read from a file named by NAME_FILE.
-var secretFiles = []string{"JWT_SECRET", "NEO4J_PASSWORD", "LLM_API_KEY", "METRICS_TOKEN"}
+var secretFiles = []string{"JWT_SECRET", "NEO4J_PASSWORD", "LLM_API_KEY", "METRICS_TOKEN", "REDIS_URL"}
 
 // profiles are the configuration profiles under config/.
 var profiles = []string{"production", "development", "test", "docker"}
@@ -380,7 +382,7 @@ func (c *Config) Validate() error {
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return &configError{"LOG_LEVEL", err.Error()}
 	}
-	return nil
+	return c.Security.validate()
 }
 
 func parseLevel(s string) (slog.Level, error) {

@@ -27,6 +27,7 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 		user    = fset.String("user", "", "bind the key to one user id (uid): it sees and writes only that user's data")
 		expires = fset.String("expires", "", "lifetime, e.g. 720h or 30d (default: never expires)")
 		asJSON  = fset.Bool("json", false, "list as JSON")
+		scopes  = fset.String("scopes", "", "narrow the role to these permissions, comma-separated (e.g. contexts:read,search)")
 	)
 	switch sub {
 	case "create", "list", "revoke":
@@ -55,7 +56,11 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 				return usageError{"--expires: " + err.Error()}
 			}
 		}
-		_, key, err := svc.NewAPIKey(ctx, contextd.KeyCreate{Tenant: *tenant, Role: contextd.Role(*role), Name: *name, UserID: *user, ExpiresIn: ttl})
+		perms, err := contextd.ParsePermissions(*scopes)
+		if err != nil {
+			return usageError{"--scopes: " + contextd.ErrorMessage(err)}
+		}
+		_, key, err := svc.NewAPIKey(ctx, contextd.KeyCreate{Tenant: *tenant, Role: contextd.Role(*role), Name: *name, UserID: *user, ExpiresIn: ttl, Scopes: perms})
 		if err != nil {
 			return err
 		}
@@ -97,6 +102,9 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 			return usageError{"keys revoke needs exactly one key ID"}
 		}
 		if err := store.RevokeAPIKey(ctx, *tenant, fset.Arg(0), time.Now().UTC()); err != nil {
+			return err
+		}
+		if err := auditCLIRevoke(ctx, svc, *tenant, fset.Arg(0)); err != nil {
 			return err
 		}
 		fmt.Fprintln(stdout, "revoked", fset.Arg(0))

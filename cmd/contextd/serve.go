@@ -151,8 +151,19 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	credLimiter, tenantLimiter, closeLimiters, err := limiters(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer closeLimiters()
+	jwtCfg, err := cfg.jwtConfig()
+	if err != nil {
+		return err
+	}
 	handler, err := httpapi.NewHandler(httpapi.Config{
 		Backups:        backups,
+		Limiter:        credLimiter,
+		TenantLimiter:  tenantLimiter,
 		Service:        svc,
 		Logger:         logger.With("component", "http"),
 		Registry:       reg,
@@ -161,6 +172,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		CORSOrigin:     cfg.CORSOrigin,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
 		JWTSecret:      []byte(cfg.JWTSecret),
+		JWT:            jwtCfg,
 		Version:        buildVersion(),
 		StartedAt:      started,
 		Checks:         checks,
@@ -178,11 +190,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return &configError{"PORT", err.Error()}
 	}
 	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		Handler:  handler,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	hardenServer(srv, cfg)
 	stopPprof, err := startPprof(cfg.PprofAddr, logger)
 	if err != nil {
 		ln.Close()
@@ -190,7 +201,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer stopPprof()
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	go func() { serveErr <- serveMaybeTLS(srv, ln, cfg) }()
 	monCtx, stopMonitor := context.WithCancel(ctx)
 	monDone := make(chan struct{})
 	go func() { defer close(monDone); mon.Run(monCtx) }()
@@ -202,7 +213,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		defer func() { stopBackups(); <-backupsDone }()
 		logger.Info("scheduled backups", "every", every.String(), "dir", cfg.BackupDirectory, "retentionDays", cfg.BackupRetentionDays)
 	}
-	logger.Info("contextd listening", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String(),
+	logger.Info("contextd listening", "addr", ln.Addr().String(), "url", cfg.scheme()+"://"+ln.Addr().String(),
 		"store", store.Kind(), "env", cfg.Env, "version", buildVersion())
 
 	select {
@@ -230,7 +241,7 @@ func bootstrapAdminKey(ctx context.Context, svc *contextd.Service, stdout io.Wri
 	if n > 0 {
 		return nil
 	}
-	_, key, err := svc.NewAPIKey(ctx, contextd.KeyCreate{Tenant: "default", Role: contextd.RoleAdmin, Name: "bootstrap-admin"})
+	_, key, err := svc.NewAPIKey(ctx, contextd.KeyCreate{Tenant: "default", Role: contextd.RoleAdmin, Name: "bootstrap-admin", By: "bootstrap"})
 	if err != nil {
 		return fmt.Errorf("creating the first admin key: %w", err)
 	}
