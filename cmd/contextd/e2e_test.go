@@ -167,7 +167,7 @@ func (s *server) must(want int, method, path, key string, body any) resp {
 	s.t.Helper()
 	r := s.do(method, path, key, body)
 	if r.status != want {
-		s.t.Fatalf("%s %s: status %d, want %d: %s", method, path, r.status, want, r.raw)
+		s.t.Fatalf("%s %s: status %d, want %d: %s\n%s", method, path, r.status, want, r.raw, s.log())
 	}
 	return r
 }
@@ -302,6 +302,9 @@ func TestBadConfigStopsStartup(t *testing.T) {
 		{"LOG_LEVEL=loud", "LOG_LEVEL"},
 		{"JWT_SECRET=short", "JWT_SECRET"},
 		{"APP_ENV=staging", "APP_ENV"},
+		{"NEO4J_MAX_POOL_SIZE=0", "NEO4J_MAX_POOL_SIZE"},
+		{"NEO4J_TX_TIMEOUT=-1s", "NEO4J_TX_TIMEOUT"},
+		{"NEO4J_NAMESPACE=a/b", "NEO4J_NAMESPACE"},
 	} {
 		cmd := exec.Command(binary, "serve")
 		cmd.Dir = t.TempDir()

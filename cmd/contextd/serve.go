@@ -28,7 +28,10 @@ func openStore(ctx context.Context, cfg *Config, logger *slog.Logger) (contextd.
 		return sqlite.Open(ctx, cfg.DataDir, sqlite.Options{CacheSizeMB: cfg.CacheSizeMB, Logger: logger})
 	case "neo4j":
 		s, err := neo4j.Open(ctx, neo4j.Options{URI: cfg.Neo4jURI, Username: cfg.Neo4jUsername,
-			Password: cfg.Neo4jPassword, Database: cfg.Neo4jDatabase, Logger: logger})
+			Password: cfg.Neo4jPassword, Database: cfg.Neo4jDatabase, Namespace: cfg.Neo4jNamespace, Logger: logger,
+			MaxPoolSize: cfg.Neo4jMaxPoolSize, ConnectTimeout: time.Duration(cfg.Neo4jConnectTimeout),
+			AcquireTimeout: time.Duration(cfg.Neo4jAcquireTimeout), TxTimeout: time.Duration(cfg.Neo4jTxTimeout),
+			MaxRetryTime: time.Duration(cfg.Neo4jMaxRetryTime)})
 		if err != nil {
 			return nil, err
 		}
