@@ -33,6 +33,8 @@ type Config struct {
 	LogFormat             string   `json:"logFormat"`             // LOG_FORMAT: json or text; default json in production and docker, text otherwise
 	CacheTTL              Duration `json:"cacheTtl"`              // CACHE_TTL: lifetime of short-lived cache entries; default 5m
 	CacheSizeMB           int      `json:"cacheSizeMb"`           // CACHE_SIZE_MB: SQLite page cache per connection; default 64
+	Cache                 string   `json:"cache"`                 // CACHE: the read cache: off, memory (this process only) or redis (shared); default redis when REDIS_URL is set, else off
+	CacheMemoryMB         int      `json:"cacheMemoryMb"`         // CACHE_MEMORY_MB: bound of CACHE=memory; default 64
 	BackupDirectory       string   `json:"backupDirectory"`       // BACKUP_DIRECTORY: default ./backups
 	HealthCheckInterval   Duration `json:"healthCheckInterval"`   // HEALTH_CHECK_INTERVAL: default 30s
 	MetricsCollection     bool     `json:"metricsCollection"`     // METRICS_COLLECTION: serve /metrics; default true
@@ -104,6 +106,7 @@ func defaultConfig() Config {
 		LogLevel:              "info",
 		CacheTTL:              Duration(5 * time.Minute),
 		CacheSizeMB:           64,
+		CacheMemoryMB:         64,
 		BackupDirectory:       "./backups",
 		HealthCheckInterval:   Duration(30 * time.Second),
 		MetricsCollection:     true,
@@ -181,6 +184,8 @@ var settings = []setting{
 	{"LOG_FORMAT", "log-format", "json or text", strSet(func(c *Config) *string { return &c.LogFormat })},
 	{"CACHE_TTL", "cache-ttl", "lifetime of short-lived cache entries", durSet(func(c *Config) *Duration { return &c.CacheTTL })},
 	{"CACHE_SIZE_MB", "cache-size-mb", "SQLite page cache per connection, MiB", intSet(func(c *Config) *int { return &c.CacheSizeMB })},
+	{"CACHE", "cache", "read cache: off, memory (one process) or redis (shared by replicas)", strSet(func(c *Config) *string { return &c.Cache })},
+	{"CACHE_MEMORY_MB", "cache-memory-mb", "bound of the in-process read cache, MiB", intSet(func(c *Config) *int { return &c.CacheMemoryMB })},
 	{"BACKUP_DIRECTORY", "backup-directory", "folder for backups", strSet(func(c *Config) *string { return &c.BackupDirectory })},
 	{"HEALTH_CHECK_INTERVAL", "health-check-interval", "interval of background health checks", durSet(func(c *Config) *Duration { return &c.HealthCheckInterval })},
 	{"METRICS_COLLECTION", "metrics-collection", "serve Prometheus metrics on /metrics", boolSet(func(c *Config) *bool { return &c.MetricsCollection })},
@@ -355,6 +360,12 @@ func (c *Config) Validate() error {
 		return &configError{"CACHE_SIZE_MB", fmt.Sprintf("must be 1..65536 (got %d)", c.CacheSizeMB)}
 	case c.CacheTTL < 0:
 		return &configError{"CACHE_TTL", "must not be negative"}
+	case c.Cache != "" && c.Cache != "off" && c.Cache != "memory" && c.Cache != "redis":
+		return &configError{"CACHE", fmt.Sprintf("must be off, memory or redis (got %q)", c.Cache)}
+	case c.Cache == "redis" && c.RedisURL == "":
+		return &configError{"REDIS_URL", "is required when CACHE=redis"}
+	case c.CacheMemoryMB < 1 || c.CacheMemoryMB > 1<<20:
+		return &configError{"CACHE_MEMORY_MB", fmt.Sprintf("must be 1..1048576 (got %d)", c.CacheMemoryMB)}
 	case c.HealthCheckInterval <= 0:
 		return &configError{"HEALTH_CHECK_INTERVAL", "must be positive"}
 	case c.MaxBodyBytes < 1024:

@@ -315,6 +315,8 @@ func TestBadConfigStopsStartup(t *testing.T) {
 		{"NEO4J_MAX_POOL_SIZE=0", "NEO4J_MAX_POOL_SIZE"},
 		{"NEO4J_TX_TIMEOUT=-1s", "NEO4J_TX_TIMEOUT"},
 		{"NEO4J_NAMESPACE=a/b", "NEO4J_NAMESPACE"},
+		{"CACHE=disk", "CACHE"},
+		{"CACHE=redis", "REDIS_URL"},
 	} {
 		cmd := exec.Command(binary, "serve")
 		cmd.Dir = t.TempDir()

@@ -90,6 +90,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	served, cacheCheck, closeCache, err := withCache(ctx, cfg, served, reg, logger)
+	if err != nil {
+		return err
+	}
+	defer closeCache()
 	svc := contextd.NewService(served)
 	if err := bootstrapAdminKey(ctx, svc, stdout); err != nil {
 		return err
@@ -100,6 +105,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if cfg.Store == "sqlite" {
 		dataDir = cfg.DataDir
 		checks["disk"] = monitor.DiskCheck(dataDir, 0)
+	}
+	if cacheCheck != nil {
+		checks["cache"] = cacheCheck
 	}
 	integrity := time.Duration(cfg.IntegrityInterval)
 	if integrity == 0 {
