@@ -47,7 +47,7 @@ type Config struct {
 	Neo4jMaxPoolSize      int      `json:"neo4jMaxPoolSize"`      // NEO4J_MAX_POOL_SIZE: Bolt connections per server; default 100
 	Neo4jConnectTimeout   Duration `json:"neo4jConnectTimeout"`   // NEO4J_CONNECT_TIMEOUT: opening one connection; default 5s
 	Neo4jAcquireTimeout   Duration `json:"neo4jAcquireTimeout"`   // NEO4J_ACQUIRE_TIMEOUT: waiting for a pooled connection; default 10s
-	Neo4jTxTimeout        Duration `json:"neo4jTxTimeout"`        // NEO4J_TX_TIMEOUT: one transaction; a silent server fails an operation after this + NEO4J_MAX_RETRY_TIME; default 10s; 0 unbounded
+	Neo4jTxTimeout        Duration `json:"neo4jTxTimeout"`        // NEO4J_TX_TIMEOUT: one transaction; a silent server fails an operation after this + NEO4J_MAX_RETRY_TIME; default 20s; 0 unbounded
 	Neo4jMaxRetryTime     Duration `json:"neo4jMaxRetryTime"`     // NEO4J_MAX_RETRY_TIME: retrying a transaction on transient errors; default 5s
 	LLMAPIKey             string   `json:"-"`                     // LLM_API_KEY (or LLM_API_KEY_FILE)
 	RedisURL              string   `json:"redisUrl"`              // REDIS_URL: optional
@@ -115,7 +115,7 @@ func defaultConfig() Config {
 		Neo4jMaxPoolSize:      100,
 		Neo4jConnectTimeout:   Duration(5 * time.Second),
 		Neo4jAcquireTimeout:   Duration(10 * time.Second),
-		Neo4jTxTimeout:        Duration(10 * time.Second),
+		Neo4jTxTimeout:        Duration(20 * time.Second),
 		Neo4jMaxRetryTime:     Duration(5 * time.Second),
 		MaxBodyBytes:          2 << 20,
 		ShutdownTimeout:       Duration(15 * time.Second),
