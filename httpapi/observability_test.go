@@ -12,6 +12,8 @@ import (
 
 	"github.com/contextd/contextd"
 	"github.com/contextd/contextd/httpapi"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -370,5 +372,27 @@ func TestTracing(t *testing.T) {
 	}
 	if !strings.Contains(e.logs.String(), "traceId=4bf92f3577b34da6a3ce929d0e0e4736") {
 		t.Errorf("the access log has no trace id: %s", e.logs)
+	}
+}
+
+func TestCacheMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := httpapi.NewCacheMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := httpapi.NewCacheMetrics(reg); err != nil || again == nil {
+		t.Fatalf("a second registration: %v", err)
+	}
+	m.CacheResult("get_context", "hit")
+	m.CacheResult("get_context", "hit")
+	m.CacheResult("get_context", "miss")
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP contextd_cache_requests_total Cacheable store reads by operation and result (hit, miss, bypass, error); the hit rate is hit / sum.
+# TYPE contextd_cache_requests_total counter
+contextd_cache_requests_total{op="get_context",result="hit"} 2
+contextd_cache_requests_total{op="get_context",result="miss"} 1
+`), "contextd_cache_requests_total"); err != nil {
+		t.Fatal(err)
 	}
 }

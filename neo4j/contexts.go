@@ -234,7 +234,9 @@ func (s *Store) FindContexts(ctx context.Context, sc contextd.Scope, f contextd.
 	)
 	err = s.read(ctx, "find contexts", func(tx neo4j.ManagedTransaction) error {
 		out, next = nil, ""
-		rows, err := collect(ctx, tx, `MATCH (c:Context) WHERE `+w.String()+` RETURN c`+ctxProj+` AS c ORDER BY `+order+` LIMIT $lim`, w.p)
+		// Order and cut the nodes, then project: sorting the projected maps
+		// (content included) of every match took seconds at 100k contexts.
+		rows, err := collect(ctx, tx, `MATCH (c:Context) WHERE `+w.String()+` WITH c ORDER BY `+order+` LIMIT $lim RETURN c`+ctxProj+` AS c`, w.p)
 		if err != nil {
 			return err
 		}

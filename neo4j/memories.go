@@ -195,7 +195,7 @@ func (s *Store) FindMemories(ctx context.Context, sc contextd.Scope, f contextd.
 	)
 	err = s.read(ctx, "find memories", func(tx neo4j.ManagedTransaction) error {
 		out, next = []*contextd.Memory{}, ""
-		rows, err := collect(ctx, tx, `MATCH (m:Memory) WHERE `+w.String()+` RETURN m`+memProj+` AS m ORDER BY `+order+` LIMIT $lim`, w.p)
+		rows, err := collect(ctx, tx, `MATCH (m:Memory) WHERE `+w.String()+` WITH m ORDER BY `+order+` LIMIT $lim RETURN m`+memProj+` AS m`, w.p)
 		if err != nil {
 			return err
 		}

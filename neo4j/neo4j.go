@@ -86,8 +86,15 @@ type Options struct {
 	// AcquireTimeout bounds waiting for a free pooled connection; 0 means 10 s.
 	AcquireTimeout time.Duration
 	// MaxRetryTime bounds the retries of one transaction on transient
-	// errors; 0 means 15 s.
+	// errors (a lost connection included); 0 means 15 s.
 	MaxRetryTime time.Duration
+	// TxTimeout bounds one store operation: Neo4j aborts a transaction
+	// running longer (the server-side transaction timeout), and the store
+	// stops waiting for a server that does not answer after TxTimeout +
+	// MaxRetryTime, failing with EUNAVAILABLE. 0 means no bound beyond the
+	// caller's context and the server's own db.transaction.timeout (the
+	// migrations at Open are never bounded by it).
+	TxTimeout time.Duration
 	// Logger receives the store's diagnostics; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -99,6 +106,9 @@ type Store struct {
 	ns     string
 	now    func() time.Time
 	log    *slog.Logger
+
+	txTimeout time.Duration // 0: unbounded
+	opBound   time.Duration // TxTimeout + MaxRetryTime, or 0
 
 	closeOnce sync.Once
 	closeErr  error
@@ -142,14 +152,18 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if opts.Username != "" {
 		auth = neo4j.BasicAuth(opts.Username, opts.Password, "")
 	}
+	if opts.TxTimeout < 0 || opts.MaxRetryTime < 0 || opts.ConnectTimeout < 0 || opts.AcquireTimeout < 0 || opts.MaxPoolSize < 0 {
+		return nil, errors.New("neo4j: open: pool sizes and timeouts must not be negative")
+	}
 	connect := durationOr(opts.ConnectTimeout, 5*time.Second)
+	retry := durationOr(opts.MaxRetryTime, 15*time.Second)
 	s.driver, err = neo4j.NewDriverWithContext(opts.URI, auth, func(c *neo4jconfig.Config) {
 		if opts.MaxPoolSize > 0 {
 			c.MaxConnectionPoolSize = opts.MaxPoolSize
 		}
 		c.SocketConnectTimeout = connect
 		c.ConnectionAcquisitionTimeout = durationOr(opts.AcquireTimeout, 10*time.Second)
-		c.MaxTransactionRetryTime = durationOr(opts.MaxRetryTime, 15*time.Second)
+		c.MaxTransactionRetryTime = retry
 		c.SocketKeepalive = true
 	})
 	if err != nil {
@@ -166,6 +180,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err := s.migrate(ctx); err != nil {
 		s.driver.Close(context.Background())
 		return nil, err
+	}
+	if opts.TxTimeout > 0 { // after the migrations: index builds may take longer
+		s.txTimeout, s.opBound = opts.TxTimeout, opts.TxTimeout+retry
 	}
 	return s, nil
 }
@@ -246,14 +263,23 @@ func (s *Store) run(ctx context.Context, op string, mode neo4j.AccessMode, fn fu
 	if s.isClosed() {
 		return errClosed
 	}
+	var txConfig []func(*neo4j.TransactionConfig)
+	if s.opBound > 0 {
+		// A server that stops answering (paused, partitioned) leaves a read
+		// blocked on its socket: the deadline bounds the wait, retries included.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.opBound)
+		defer cancel()
+		txConfig = append(txConfig, neo4j.WithTxTimeout(s.txTimeout))
+	}
 	sess := s.driver.NewSession(ctx, neo4j.SessionConfig{DatabaseName: s.db, AccessMode: mode})
 	defer sess.Close(context.Background())
 	work := func(tx neo4j.ManagedTransaction) (any, error) { return nil, fn(tx) }
 	var err error
 	if mode == neo4j.AccessModeWrite {
-		_, err = sess.ExecuteWrite(ctx, work)
+		_, err = sess.ExecuteWrite(ctx, work, txConfig...)
 	} else {
-		_, err = sess.ExecuteRead(ctx, work)
+		_, err = sess.ExecuteRead(ctx, work, txConfig...)
 	}
 	if err != nil {
 		return s.fail(ctx, op, err)
@@ -278,6 +304,7 @@ func (s *Store) fail(ctx context.Context, op string, err error) error {
 		case ne.Code == "Neo.ClientError.Schema.ConstraintValidationFailed":
 			return &wrapped{code: contextd.ECONFLICT, msg: op + ": already exists", err: fmt.Errorf("neo4j: %s: %w", op, err)}
 		case strings.HasPrefix(ne.Code, "Neo.TransientError."), ne.Code == "Neo.ClientError.Database.DatabaseNotFound",
+			strings.HasPrefix(ne.Code, "Neo.ClientError.Transaction.TransactionTimedOut"),
 			strings.HasPrefix(ne.Code, "Neo.ClientError.Cluster."):
 			return &wrapped{code: contextd.EUNAVAILABLE, msg: "Neo4j is busy or unavailable, retry", err: fmt.Errorf("neo4j: %s: %w", op, err)}
 		}
@@ -286,7 +313,10 @@ func (s *Store) fail(ctx context.Context, op string, err error) error {
 		ce *neo4j.ConnectivityError
 		le *neo4j.TransactionExecutionLimit
 	)
-	if errors.As(err, &ce) || errors.As(err, &le) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return &wrapped{code: contextd.EUNAVAILABLE, msg: "Neo4j did not answer in time", err: fmt.Errorf("neo4j: %s: %w", op, err)}
+	}
+	if errors.As(err, &ce) || errors.As(err, &le) {
 		return &wrapped{code: contextd.EUNAVAILABLE, msg: "Neo4j is not reachable", err: fmt.Errorf("neo4j: %s: %w", op, err)}
 	}
 	if c := ctx.Err(); c != nil && !errors.Is(err, c) {

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +35,8 @@ type Config struct {
 	LogFormat             string   `json:"logFormat"`             // LOG_FORMAT: json or text; default json in production and docker, text otherwise
 	CacheTTL              Duration `json:"cacheTtl"`              // CACHE_TTL: lifetime of short-lived cache entries; default 5m
 	CacheSizeMB           int      `json:"cacheSizeMb"`           // CACHE_SIZE_MB: the embedded store's page cache, all connections together (SQLite's heap is held to it + 64 MiB); default 256
+	Cache                 string   `json:"cache"`                 // CACHE: the read cache: off, memory (this process only) or redis (shared); default redis when REDIS_URL is set, else off
+	CacheMemoryMB         int      `json:"cacheMemoryMb"`         // CACHE_MEMORY_MB: bound of CACHE=memory; default 64
 	BackupDirectory       string   `json:"backupDirectory"`       // BACKUP_DIRECTORY: default ./backups
 	HealthCheckInterval   Duration `json:"healthCheckInterval"`   // HEALTH_CHECK_INTERVAL: default 30s
 	MetricsCollection     bool     `json:"metricsCollection"`     // METRICS_COLLECTION: serve /metrics; default true
@@ -42,6 +45,12 @@ type Config struct {
 	Neo4jUsername         string   `json:"neo4jUsername"`         // NEO4J_USERNAME
 	Neo4jPassword         string   `json:"-"`                     // NEO4J_PASSWORD (or NEO4J_PASSWORD_FILE)
 	Neo4jDatabase         string   `json:"neo4jDatabase"`         // NEO4J_DATABASE; default neo4j
+	Neo4jNamespace        string   `json:"neo4jNamespace"`        // NEO4J_NAMESPACE: keeps this deployment's data apart from others in the same database; default "" (none)
+	Neo4jMaxPoolSize      int      `json:"neo4jMaxPoolSize"`      // NEO4J_MAX_POOL_SIZE: Bolt connections per server; default 100
+	Neo4jConnectTimeout   Duration `json:"neo4jConnectTimeout"`   // NEO4J_CONNECT_TIMEOUT: opening one connection; default 5s
+	Neo4jAcquireTimeout   Duration `json:"neo4jAcquireTimeout"`   // NEO4J_ACQUIRE_TIMEOUT: waiting for a pooled connection; default 10s
+	Neo4jTxTimeout        Duration `json:"neo4jTxTimeout"`        // NEO4J_TX_TIMEOUT: one transaction; a silent server fails an operation after this + NEO4J_MAX_RETRY_TIME; default 20s; 0 unbounded
+	Neo4jMaxRetryTime     Duration `json:"neo4jMaxRetryTime"`     // NEO4J_MAX_RETRY_TIME: retrying a transaction on transient errors; default 5s
 	LLMAPIKey             string   `json:"-"`                     // LLM_API_KEY (or LLM_API_KEY_FILE)
 	RedisURL              string   `json:"redisUrl"`              // REDIS_URL: optional
 	MaxBodyBytes          int64    `json:"maxBodyBytes"`          // MAX_BODY_BYTES: largest request body; default 2 MiB (batch routes allow 8x)
@@ -108,11 +117,17 @@ func defaultConfig() Config {
 		LogLevel:              "info",
 		CacheTTL:              Duration(5 * time.Minute),
 		CacheSizeMB:           256,
+		CacheMemoryMB:         64,
 		BackupDirectory:       "./backups",
 		HealthCheckInterval:   Duration(30 * time.Second),
 		MetricsCollection:     true,
 		PerformanceMonitoring: true,
 		Neo4jDatabase:         "neo4j",
+		Neo4jMaxPoolSize:      100,
+		Neo4jConnectTimeout:   Duration(5 * time.Second),
+		Neo4jAcquireTimeout:   Duration(10 * time.Second),
+		Neo4jTxTimeout:        Duration(20 * time.Second),
+		Neo4jMaxRetryTime:     Duration(5 * time.Second),
 		MaxBodyBytes:          2 << 20,
 		ShutdownTimeout:       Duration(15 * time.Second),
 		RequestTimeout:        Duration(30 * time.Second),
@@ -183,6 +198,8 @@ var settings = append([]setting{
 	{"LOG_FORMAT", "log-format", "json or text", strSet(func(c *Config) *string { return &c.LogFormat })},
 	{"CACHE_TTL", "cache-ttl", "lifetime of short-lived cache entries", durSet(func(c *Config) *Duration { return &c.CacheTTL })},
 	{"CACHE_SIZE_MB", "cache-size-mb", "the embedded store's page cache, all connections together, MiB", intSet(func(c *Config) *int { return &c.CacheSizeMB })},
+	{"CACHE", "cache", "read cache: off, memory (one process) or redis (shared by replicas)", strSet(func(c *Config) *string { return &c.Cache })},
+	{"CACHE_MEMORY_MB", "cache-memory-mb", "bound of the in-process read cache, MiB", intSet(func(c *Config) *int { return &c.CacheMemoryMB })},
 	{"BACKUP_DIRECTORY", "backup-directory", "folder for backups", strSet(func(c *Config) *string { return &c.BackupDirectory })},
 	{"HEALTH_CHECK_INTERVAL", "health-check-interval", "interval of background health checks", durSet(func(c *Config) *Duration { return &c.HealthCheckInterval })},
 	{"METRICS_COLLECTION", "metrics-collection", "serve Prometheus metrics on /metrics", boolSet(func(c *Config) *bool { return &c.MetricsCollection })},
@@ -191,6 +208,12 @@ var settings = append([]setting{
 	{"NEO4J_USERNAME", "neo4j-username", "Neo4j user", strSet(func(c *Config) *string { return &c.Neo4jUsername })},
 	{"NEO4J_PASSWORD", "", "Neo4j password", strSet(func(c *Config) *string { return &c.Neo4jPassword })},
 	{"NEO4J_DATABASE", "neo4j-database", "Neo4j database", strSet(func(c *Config) *string { return &c.Neo4jDatabase })},
+	{"NEO4J_NAMESPACE", "neo4j-namespace", "Neo4j namespace: keeps this deployment's data apart in a shared database", strSet(func(c *Config) *string { return &c.Neo4jNamespace })},
+	{"NEO4J_MAX_POOL_SIZE", "neo4j-max-pool-size", "Neo4j Bolt connections per server", intSet(func(c *Config) *int { return &c.Neo4jMaxPoolSize })},
+	{"NEO4J_CONNECT_TIMEOUT", "neo4j-connect-timeout", "Neo4j: timeout of opening one connection", durSet(func(c *Config) *Duration { return &c.Neo4jConnectTimeout })},
+	{"NEO4J_ACQUIRE_TIMEOUT", "neo4j-acquire-timeout", "Neo4j: longest wait for a pooled connection", durSet(func(c *Config) *Duration { return &c.Neo4jAcquireTimeout })},
+	{"NEO4J_TX_TIMEOUT", "neo4j-tx-timeout", "Neo4j: longest transaction (0: unbounded)", durSet(func(c *Config) *Duration { return &c.Neo4jTxTimeout })},
+	{"NEO4J_MAX_RETRY_TIME", "neo4j-max-retry-time", "Neo4j: longest retrying of a transaction on transient errors", durSet(func(c *Config) *Duration { return &c.Neo4jMaxRetryTime })},
 	{"LLM_API_KEY", "", "API key of the embeddings/LLM provider", strSet(func(c *Config) *string { return &c.LLMAPIKey })},
 	{"EMBEDDINGS_PROVIDER", "embeddings-provider", "embedder of semantic search: builtin, openai or off", strSet(func(c *Config) *string { return &c.EmbeddingsProvider })},
 	{"EMBEDDINGS_URL", "embeddings-url", "OpenAI-compatible embeddings server (openai provider)", strSet(func(c *Config) *string { return &c.EmbeddingsURL })},
@@ -342,6 +365,18 @@ func (c *Config) Validate() error {
 		return &configError{"DATA_DIR", "must not be empty"}
 	case c.Store == "neo4j" && c.Neo4jURI == "":
 		return &configError{"NEO4J_URI", "is required when STORE=neo4j"}
+	case c.Neo4jMaxPoolSize < 1:
+		return &configError{"NEO4J_MAX_POOL_SIZE", fmt.Sprintf("must be at least 1 (got %d)", c.Neo4jMaxPoolSize)}
+	case c.Neo4jConnectTimeout <= 0:
+		return &configError{"NEO4J_CONNECT_TIMEOUT", "must be positive"}
+	case c.Neo4jAcquireTimeout <= 0:
+		return &configError{"NEO4J_ACQUIRE_TIMEOUT", "must be positive"}
+	case c.Neo4jTxTimeout < 0:
+		return &configError{"NEO4J_TX_TIMEOUT", "must not be negative (0: unbounded)"}
+	case c.Neo4jMaxRetryTime <= 0:
+		return &configError{"NEO4J_MAX_RETRY_TIME", "must be positive"}
+	case !neo4jNamespaceRe.MatchString(c.Neo4jNamespace):
+		return &configError{"NEO4J_NAMESPACE", fmt.Sprintf("must be at most 64 of [A-Za-z0-9_-] (got %q)", c.Neo4jNamespace)}
 	case c.JWTSecret != "" && len(c.JWTSecret) < 32:
 		return &configError{"JWT_SECRET", fmt.Sprintf("must be at least 32 bytes (got %d)", len(c.JWTSecret))}
 	case c.APIRateLimit < 0:
@@ -350,6 +385,12 @@ func (c *Config) Validate() error {
 		return &configError{"CACHE_SIZE_MB", fmt.Sprintf("must be 16..65536 (got %d)", c.CacheSizeMB)}
 	case c.CacheTTL < 0:
 		return &configError{"CACHE_TTL", "must not be negative"}
+	case c.Cache != "" && c.Cache != "off" && c.Cache != "memory" && c.Cache != "redis":
+		return &configError{"CACHE", fmt.Sprintf("must be off, memory or redis (got %q)", c.Cache)}
+	case c.Cache == "redis" && c.RedisURL == "":
+		return &configError{"REDIS_URL", "is required when CACHE=redis"}
+	case c.CacheMemoryMB < 1 || c.CacheMemoryMB > 1<<20:
+		return &configError{"CACHE_MEMORY_MB", fmt.Sprintf("must be 1..1048576 (got %d)", c.CacheMemoryMB)}
 	case c.HealthCheckInterval <= 0:
 		return &configError{"HEALTH_CHECK_INTERVAL", "must be positive"}
 	case c.MaxBodyBytes < 1024:
@@ -415,3 +456,6 @@ func httpURL(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
+
+// neo4jNamespaceRe is the form of NEO4J_NAMESPACE (neo4j.Options.Namespace).
+var neo4jNamespaceRe = regexp.MustCompile(`^[A-Za-z0-9_-]{0,64}$`)

@@ -16,7 +16,9 @@ import (
 // complete, that nothing unacknowledged is half there, and that the full-text
 // index agrees with the rows. CRASH_ROUNDS=N (default 2) runs more rounds;
 // CRASH_LOAD=duration (default 700ms) sets how long each load runs.
-func TestCrashSafety(t *testing.T) {
+func TestCrashSafety(t *testing.T) { eachStore(t, crashSafety) }
+
+func crashSafety(t *testing.T, env []string) {
 	rounds := 2
 	if v, err := strconv.Atoi(os.Getenv("CRASH_ROUNDS")); err == nil && v > 0 {
 		rounds = v
@@ -29,7 +31,7 @@ func TestCrashSafety(t *testing.T) {
 	var key string
 	acked := map[string]string{} // id -> marker word, every 201 ever received
 	for round := 0; round < rounds; round++ {
-		s := start(t, dir)
+		s := start(t, dir, env...)
 		if round == 0 {
 			key = s.key
 		}
@@ -86,7 +88,7 @@ func TestCrashSafety(t *testing.T) {
 		}
 		t.Logf("round %d: %d acknowledged writes so far", round, len(acked))
 	}
-	s := start(t, dir)
+	s := start(t, dir, env...)
 	verify(t, s, key, acked)
 	s.stop()
 }

@@ -533,7 +533,7 @@ func TestHealthcheckCommand(t *testing.T) {
 	s := start(t, t.TempDir())
 	dir := t.TempDir()
 	for _, args := range [][]string{{"--url", s.url}, {"--url", s.url, "--ready"}} {
-		if out, errOut, err := cli(t, dir, append([]string{"healthcheck"}, args...)...); err != nil || !strings.HasPrefix(out, "ok ") {
+		if out, errOut, err := cli(t, dir, nil, append([]string{"healthcheck"}, args...)...); err != nil || !strings.HasPrefix(out, "ok ") {
 			t.Errorf("healthcheck %v: %v\n%s%s", args, err, out, errOut)
 		}
 	}
@@ -546,7 +546,7 @@ func TestHealthcheckCommand(t *testing.T) {
 		t.Errorf("healthcheck with HOST=0.0.0.0 PORT=%s: %v\n%s", port, err, out)
 	}
 	s.stop()
-	_, errOut, err := cli(t, dir, "healthcheck", "--url", s.url, "--timeout", "2s")
+	_, errOut, err := cli(t, dir, nil, "healthcheck", "--url", s.url, "--timeout", "2s")
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(errOut, "healthcheck") {
 		t.Errorf("healthcheck of a stopped server: err %v, stderr %q; want exit status 1", err, errOut)
@@ -868,8 +868,10 @@ func TestDeploymentEnvStarts(t *testing.T) {
 			}
 			// The machine's own parts: a free port on loopback, temporary
 			// folders, the embedded store (no Neo4j needed), the profiles.
+			// Redis: the test's own when REDIS_URL is set (CI), else none
+			// (the rate limits stay in process, the read cache off).
 			list = append(list, "HOST=127.0.0.1", "PORT=0", "STORE=sqlite", "CONFIG_DIR="+cfgDir,
-				"BACKUP_DIRECTORY="+filepath.Join(dir, "backups"))
+				"BACKUP_DIRECTORY="+filepath.Join(dir, "backups"), "REDIS_URL="+os.Getenv("REDIS_URL"))
 			s := start(t, filepath.Join(dir, "data"), list...)
 			if r := s.do(http.MethodGet, "/health/ready", "", nil); r.status != http.StatusOK {
 				t.Errorf("/health/ready: %d %s\n%s", r.status, r.raw, s.log())

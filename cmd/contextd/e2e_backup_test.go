@@ -49,7 +49,7 @@ func TestBackupEndToEnd(t *testing.T) {
 		t.Fatalf("restore beside a running server: %v %s", err, out)
 	}
 	s.stop()
-	if _, errOut, err := cli(t, dir, "restore", path); err != nil {
+	if _, errOut, err := cli(t, dir, nil, "restore", path); err != nil {
 		t.Fatalf("restore: %v %s", err, errOut)
 	}
 	s2 := start(t, dir)

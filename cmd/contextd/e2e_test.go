@@ -154,7 +154,7 @@ func (s *server) do(method, path, key string, body any) resp {
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		s.t.Fatalf("%s %s: %v", method, path, err)
+		s.t.Fatalf("%s %s: %v\n%s", method, path, err, s.log())
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
@@ -167,26 +167,36 @@ func (s *server) must(want int, method, path, key string, body any) resp {
 	s.t.Helper()
 	r := s.do(method, path, key, body)
 	if r.status != want {
-		s.t.Fatalf("%s %s: status %d, want %d: %s", method, path, r.status, want, r.raw)
+		s.t.Fatalf("%s %s: status %d, want %d: %s\n%s", method, path, r.status, want, r.raw, s.log())
 	}
 	return r
 }
 
-// cli runs a contextd sub-command against DATA_DIR dir.
-func cli(t *testing.T, dir string, args ...string) (string, string, error) {
+// cli runs a contextd sub-command against DATA_DIR dir and the store env
+// names (the embedded one when env is empty).
+func cli(t *testing.T, dir string, env []string, args ...string) (string, string, error) {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
 	cmd.Dir = t.TempDir()
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "APP_ENV=test", "DATA_DIR=" + dir}
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "APP_ENV=test", "DATA_DIR=" + dir}, env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
 	return out.String(), errb.String(), err
 }
 
-func TestEndToEnd(t *testing.T) {
+// eachStore runs test on the embedded store and, when NEO4J_URI is set, on
+// Neo4j, in a fresh namespace (env is the store's environment for start and cli).
+func eachStore(t *testing.T, test func(t *testing.T, env []string)) {
+	t.Run("sqlite", func(t *testing.T) { test(t, nil) })
+	t.Run("neo4j", func(t *testing.T) { test(t, neo4jEnv(t, "")) })
+}
+
+func TestEndToEnd(t *testing.T) { eachStore(t, endToEnd) }
+
+func endToEnd(t *testing.T, env []string) {
 	dir := t.TempDir()
-	s := start(t, dir)
+	s := start(t, dir, env...)
 	if s.key == "" {
 		t.Fatalf("first start printed no admin key\n%s", s.log())
 	}
@@ -204,7 +214,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// A writer key made by the CLI while the server runs.
-	out, errOut, err := cli(t, dir, "keys", "create", "--tenant", "default", "--role", "writer", "--name", "e2e")
+	out, errOut, err := cli(t, dir, env, "keys", "create", "--tenant", "default", "--role", "writer", "--name", "e2e")
 	if err != nil {
 		t.Fatalf("keys create: %v %s", err, errOut)
 	}
@@ -264,7 +274,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// Revoking the writer stops it at once.
-	list, _, err := cli(t, dir, "keys", "list", "--json")
+	list, _, err := cli(t, dir, env, "keys", "list", "--json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +284,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	for _, k := range keys {
 		if k["name"] == "e2e" {
-			if _, errOut, err := cli(t, dir, "keys", "revoke", k["id"].(string)); err != nil {
+			if _, errOut, err := cli(t, dir, env, "keys", "revoke", k["id"].(string)); err != nil {
 				t.Fatalf("revoke: %v %s", err, errOut)
 			}
 		}
@@ -284,7 +294,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// SIGTERM drains and closes; a restart finds everything and prints no new key.
 	s.stop()
-	s2 := start(t, dir)
+	s2 := start(t, dir, env...)
 	if s2.key != "" {
 		t.Fatal("a restart printed a new bootstrap key")
 	}
@@ -302,6 +312,11 @@ func TestBadConfigStopsStartup(t *testing.T) {
 		{"LOG_LEVEL=loud", "LOG_LEVEL"},
 		{"JWT_SECRET=short", "JWT_SECRET"},
 		{"APP_ENV=staging", "APP_ENV"},
+		{"NEO4J_MAX_POOL_SIZE=0", "NEO4J_MAX_POOL_SIZE"},
+		{"NEO4J_TX_TIMEOUT=-1s", "NEO4J_TX_TIMEOUT"},
+		{"NEO4J_NAMESPACE=a/b", "NEO4J_NAMESPACE"},
+		{"CACHE=disk", "CACHE"},
+		{"CACHE=redis", "REDIS_URL"},
 	} {
 		cmd := exec.Command(binary, "serve")
 		cmd.Dir = t.TempDir()
@@ -326,8 +341,10 @@ func TestVersionAndHelp(t *testing.T) {
 
 // TestEveryRoute walks every route of the contract against the real binary,
 // checking status codes and the shapes a client relies on.
-func TestEveryRoute(t *testing.T) {
-	s := start(t, t.TempDir())
+func TestEveryRoute(t *testing.T) { eachStore(t, everyRoute) }
+
+func everyRoute(t *testing.T, env []string) {
+	s := start(t, t.TempDir(), env...)
 	k := s.key
 	id := func(r resp) string { return r.body["id"].(string) }
 	items := func(r resp) []any { v, _ := r.body["items"].([]any); return v }

@@ -35,7 +35,7 @@ func TestTwoProcessesShareOneRateLimit(t *testing.T) {
 	}
 	b := start(t, dir, env...)
 	// A fresh key, so that earlier runs on the same Redis do not count.
-	key, _, err := cli(t, dir, "keys", "create", "--tenant", "default", "--role", "reader", "--name", fmt.Sprint("rl-", time.Now().UnixNano()))
+	key, _, err := cli(t, dir, nil, "keys", "create", "--tenant", "default", "--role", "reader", "--name", fmt.Sprint("rl-", time.Now().UnixNano()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestTLSAndServerBounds(t *testing.T) {
 	}
 
 	// Half a certificate is a configuration error.
-	_, stderr, err := cli(t, t.TempDir(), "serve", "--tls-cert-file", certFile)
+	_, stderr, err := cli(t, t.TempDir(), nil, "serve", "--tls-cert-file", certFile)
 	if err == nil || !strings.Contains(stderr, "TLS_") {
 		t.Fatalf("cert without key: %v %s", err, stderr)
 	}

@@ -30,7 +30,10 @@ func openStore(ctx context.Context, cfg *Config, logger *slog.Logger) (contextd.
 		return sqlite.Open(ctx, cfg.DataDir, sqlite.Options{CacheSizeMB: cfg.CacheSizeMB, Logger: logger})
 	case "neo4j":
 		s, err := neo4j.Open(ctx, neo4j.Options{URI: cfg.Neo4jURI, Username: cfg.Neo4jUsername,
-			Password: cfg.Neo4jPassword, Database: cfg.Neo4jDatabase, Logger: logger})
+			Password: cfg.Neo4jPassword, Database: cfg.Neo4jDatabase, Namespace: cfg.Neo4jNamespace, Logger: logger,
+			MaxPoolSize: cfg.Neo4jMaxPoolSize, ConnectTimeout: time.Duration(cfg.Neo4jConnectTimeout),
+			AcquireTimeout: time.Duration(cfg.Neo4jAcquireTimeout), TxTimeout: time.Duration(cfg.Neo4jTxTimeout),
+			MaxRetryTime: time.Duration(cfg.Neo4jMaxRetryTime)})
 		if err != nil {
 			return nil, err
 		}
@@ -109,6 +112,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	served, cacheCheck, closeCache, err := withCache(ctx, cfg, served, reg, logger)
+	if err != nil {
+		return err
+	}
+	defer closeCache()
 	svc, err := newService(served, cfg, logger)
 	if err != nil {
 		return err
@@ -122,6 +130,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if cfg.Store == "sqlite" {
 		dataDir = cfg.DataDir
 		checks["disk"] = monitor.DiskCheck(dataDir, 0)
+	}
+	if cacheCheck != nil {
+		checks["cache"] = cacheCheck
 	}
 	integrity := time.Duration(cfg.IntegrityInterval)
 	if integrity == 0 {
