@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
+	"sync"
 	"time"
 
+	"github.com/contextd/contextd"
 	"github.com/contextd/contextd/embed"
 )
 
@@ -27,4 +30,27 @@ func validateEmbeddings(c *Config) error {
 		return &configError{"EMBEDDINGS_PROVIDER", "must be builtin, openai or off (got " + c.EmbeddingsProvider + ")"}
 	}
 	return nil
+}
+
+// embedderReady is the readiness check of a remote embedder: one short text
+// embedded, its answer kept for 30 s so that frequent probes cost the
+// provider one call per half minute.
+func embedderReady(e contextd.Embedder) func(context.Context) error {
+	var (
+		mu   sync.Mutex
+		at   time.Time
+		last error
+	)
+	return func(ctx context.Context) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if !at.IsZero() && time.Since(at) < 30*time.Second {
+			return last
+		}
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		_, last = e.Embed(ctx, []string{"readiness"})
+		at = time.Now()
+		return last
+	}
 }

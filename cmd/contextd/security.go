@@ -95,10 +95,10 @@ func (s *Security) jwtConfig() (httpapi.JWTConfig, error) {
 // limiters builds the per-credential and per-tenant rate limiters: on Redis
 // when REDIS_URL is set (shared by every replica), in process otherwise. The
 // returned close func releases the Redis client.
-func limiters(ctx context.Context, cfg *Config, logger *slog.Logger) (cred, tenant httpapi.Limiter, closeFn func(), err error) {
+func limiters(ctx context.Context, cfg *Config, logger *slog.Logger) (cred, tenant httpapi.Limiter, ready func(context.Context) error, closeFn func(), err error) {
 	closeFn = func() {}
 	if cfg.APIRateLimit == 0 && cfg.TenantRateLimit == 0 {
-		return nil, nil, closeFn, nil
+		return nil, nil, nil, closeFn, nil
 	}
 	var backend ratelimit.Backend
 	if cfg.RedisURL != "" {
@@ -106,18 +106,23 @@ func limiters(ctx context.Context, cfg *Config, logger *slog.Logger) (cred, tena
 		client, err = ratelimit.Open(ctx, cfg.RedisURL)
 		if err != nil {
 			if !cfg.RateLimitFailOpen {
-				return nil, nil, nil, &configError{"REDIS_URL", err.Error()}
+				return nil, nil, nil, nil, &configError{"REDIS_URL", err.Error()}
 			}
 			// Fail open: start anyway; the limiter logs while Redis is down.
 			logger.Warn("redis is not answering; rate limits fail open until it does", "err", err)
 			opts, perr := redis.ParseURL(cfg.RedisURL)
 			if perr != nil {
-				return nil, nil, nil, &configError{"REDIS_URL", perr.Error()}
+				return nil, nil, nil, nil, &configError{"REDIS_URL", perr.Error()}
 			}
 			client = redis.NewClient(opts)
 		}
 		closeFn = func() { client.Close() }
 		backend = ratelimit.NewRedis(client)
+		if !cfg.RateLimitFailOpen {
+			// Failing closed, the server cannot serve without Redis: not ready.
+			// Failing open it can, so Redis does not decide readiness.
+			ready = func(ctx context.Context) error { return client.Ping(ctx).Err() }
+		}
 	} else {
 		backend = ratelimit.NewMemory(nil)
 	}
@@ -134,10 +139,10 @@ func limiters(ctx context.Context, cfg *Config, logger *slog.Logger) (cred, tena
 		return l, nil
 	}
 	if cred, err = mk(cfg.APIRateLimit, cfg.RateBurst); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	if tenant, err = mk(cfg.TenantRateLimit, 0); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	where := "in process"
 	if cfg.RedisURL != "" {
@@ -145,7 +150,7 @@ func limiters(ctx context.Context, cfg *Config, logger *slog.Logger) (cred, tena
 	}
 	logger.Info("rate limits", "perCredentialPerMinute", cfg.APIRateLimit, "burst", cfg.RateBurst,
 		"perTenantPerMinute", cfg.TenantRateLimit, "backend", where, "failOpen", cfg.RateLimitFailOpen)
-	return cred, tenant, closeFn, nil
+	return cred, tenant, ready, closeFn, nil
 }
 
 // auditCLIRevoke records a revocation made with `contextd keys revoke` in

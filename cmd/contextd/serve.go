@@ -14,6 +14,7 @@ import (
 
 	"github.com/contextd/contextd"
 	"github.com/contextd/contextd/backup"
+	"github.com/contextd/contextd/embed"
 	"github.com/contextd/contextd/httpapi"
 	"github.com/contextd/contextd/mcpapi"
 	"github.com/contextd/contextd/monitor"
@@ -162,11 +163,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	credLimiter, tenantLimiter, closeLimiters, err := limiters(ctx, cfg, logger)
+	credLimiter, tenantLimiter, limiterReady, closeLimiters, err := limiters(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer closeLimiters()
+	if limiterReady != nil {
+		checks["redis"] = limiterReady
+	}
+	if cfg.EmbeddingsProvider == embed.ProviderOpenAI && svc.Embedder != nil {
+		checks["embedder"] = embedderReady(svc.Embedder)
+	}
 	jwtCfg, err := cfg.jwtConfig()
 	if err != nil {
 		return err
