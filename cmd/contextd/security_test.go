@@ -18,28 +18,31 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
-// TestTwoProcessesShareOneRateLimit: two contextd processes on one store and
-// one Redis enforce one limit per credential (the burst of 4 at 1/min).
+// TestTwoProcessesShareOneRateLimit: two contextd processes (replicas, each
+// on its own embedded store: one store takes one server) and one Redis
+// enforce one limit per credential (the burst of 4 at 1/min). The credential
+// is a JWT both accept.
 func TestTwoProcessesShareOneRateLimit(t *testing.T) {
 	redisURL := os.Getenv("REDIS_URL")
 	if redisURL == "" {
 		t.Skip("REDIS_URL not set: the Redis integration tests need a redis-server")
 	}
-	dir := t.TempDir()
-	env := []string{"REDIS_URL=" + redisURL, "API_RATE_LIMIT=1", "API_RATE_BURST=4", "RATE_LIMIT_FAIL_OPEN=false"}
-	a := start(t, dir, env...)
-	if a.key == "" {
-		t.Fatalf("no bootstrap key\n%s", a.log())
-	}
-	b := start(t, dir, env...)
-	// A fresh key, so that earlier runs on the same Redis do not count.
-	key, _, err := cli(t, dir, nil, "keys", "create", "--tenant", "default", "--role", "reader", "--name", fmt.Sprint("rl-", time.Now().UnixNano()))
+	const secret = "replicas-share-this-secret-of-32-bytes!"
+	env := []string{"REDIS_URL=" + redisURL, "API_RATE_LIMIT=1", "API_RATE_BURST=4", "RATE_LIMIT_FAIL_OPEN=false", "JWT_SECRET=" + secret}
+	a := start(t, t.TempDir(), env...)
+	b := start(t, t.TempDir(), env...)
+	// A fresh subject, so that earlier runs on the same Redis do not count.
+	key, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"tenant": "default", "role": "reader", "sub": fmt.Sprint("rl-", time.Now().UnixNano()),
+		"exp": time.Now().Add(time.Hour).Unix(),
+	}).SignedString([]byte(secret))
 	if err != nil {
 		t.Fatal(err)
 	}
-	key = strings.TrimSpace(key)
 	passed, limited := 0, 0
 	for i := range 8 {
 		s := a
