@@ -2,7 +2,11 @@ package contextd
 
 import (
 	"context"
+	"crypto/rand"
+	"sync"
 	"time"
+
+	"github.com/oklog/ulid/v2"
 )
 
 // Audit actions. Other packages (backups, restores, imports) add their own
@@ -59,7 +63,7 @@ func AuditPrincipal(p *Principal) string {
 // AuditPrincipal) to the trail.
 func (s *Service) Audit(ctx context.Context, tenant, who, action, target string, detail map[string]any) error {
 	now := s.now()
-	return s.Store.AppendAudit(ctx, &AuditEvent{ID: NewID(now), Tenant: tenant, At: now, Action: action,
+	return s.Store.AppendAudit(ctx, &AuditEvent{ID: newAuditID(now), Tenant: tenant, At: now, Action: action,
 		Principal: who, Target: target, Detail: detail})
 }
 
@@ -78,4 +82,19 @@ func (s *Service) FindAudit(ctx context.Context, p *Principal, f AuditFilter) ([
 		return nil, "", Invalid("query.cursor", "is not a cursor of this list")
 	}
 	return s.Store.FindAudit(ctx, p.Tenant, f)
+}
+
+// Audit ids come from an entropy source of their own: ULIDs are monotonic
+// within a millisecond only while no id of another time is made between
+// two of them (NewID also serves ids of other clocks), and the trail is
+// listed in id order.
+var (
+	auditIDMu      sync.Mutex
+	auditIDEntropy = ulid.Monotonic(rand.Reader, 0)
+)
+
+func newAuditID(t time.Time) string {
+	auditIDMu.Lock()
+	defer auditIDMu.Unlock()
+	return ulid.MustNew(ulid.Timestamp(t), auditIDEntropy).String()
 }

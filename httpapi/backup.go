@@ -83,6 +83,9 @@ func (s *server) createBackup(ctx context.Context, _ *struct{}) (*backupOutput, 
 	if err := contextd.RequireBackupAdmin(principalOf(ctx)); err != nil {
 		return nil, problemFor(ctx, err)
 	}
+	if err := s.requireOperator(ctx); err != nil {
+		return nil, err
+	}
 	if s.backups == nil {
 		return nil, problemFor(ctx, contextd.Errorf(contextd.EUNAVAILABLE, "backups are not configured (BACKUP_DIRECTORY)"))
 	}
@@ -98,6 +101,9 @@ func (s *server) createBackup(ctx context.Context, _ *struct{}) (*backupOutput, 
 func (s *server) listBackups(ctx context.Context, _ *struct{}) (*listOutput[*contextd.BackupManifest], error) {
 	if err := contextd.RequireBackupAdmin(principalOf(ctx)); err != nil {
 		return nil, problemFor(ctx, err)
+	}
+	if err := s.requireOperator(ctx); err != nil {
+		return nil, err
 	}
 	if s.backups == nil {
 		return nil, problemFor(ctx, contextd.Errorf(contextd.EUNAVAILABLE, "backups are not configured (BACKUP_DIRECTORY)"))
@@ -137,3 +143,13 @@ func (s *server) restoreObject(ctx context.Context, in *restoreInput) (*restoreO
 }
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
+
+// requireOperator refuses whole-store operations to every tenant but the
+// operator's: a backup holds, and its manifest counts, every tenant.
+func (s *server) requireOperator(ctx context.Context) error {
+	if p := principalOf(ctx); p == nil || p.Tenant != s.operatorTenant {
+		return problemFor(ctx, contextd.Errorf(contextd.EFORBIDDEN,
+			"backups hold every tenant: only admins of the operator tenant (OPERATOR_TENANT) make and list them; use GET /v1/export for this tenant's data"))
+	}
+	return nil
+}

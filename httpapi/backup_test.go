@@ -138,4 +138,11 @@ func TestSelectiveRestore(t *testing.T) {
 	if w := e.do(http.MethodPost, "/v1/admin/backups", "", "admin"); w.Code != http.StatusServiceUnavailable {
 		t.Errorf("backups without a directory: %d, want 503", w.Code)
 	}
+	// A backup holds every tenant: another tenant's admin may neither make
+	// nor list them (tenant-a is the operator tenant of the test).
+	for _, m := range []string{http.MethodPost, http.MethodGet} {
+		if w := e.do(m, "/v1/admin/backups", "", "adminB"); w.Code != http.StatusForbidden {
+			t.Errorf("%s /v1/admin/backups as another tenant's admin: %d, want 403", m, w.Code)
+		}
+	}
 }

@@ -6,6 +6,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -110,6 +111,10 @@ type Config struct {
 	// Backups, when non-nil, serves POST and GET /v1/admin/backups. nil
 	// answers 503 there (no BACKUP_DIRECTORY).
 	Backups contextd.Backups
+	// OperatorTenant is the tenant whose admins may make and list backups:
+	// a backup holds every tenant, so no other tenant's admin may (the
+	// contract's tenant wall). "" means "default" (the first-start admin's).
+	OperatorTenant string
 	// TempDir holds the temporary files of exports; "" means the system's.
 	TempDir string
 }
@@ -118,6 +123,7 @@ type Config struct {
 type server struct {
 	mcp            http.Handler
 	backups        contextd.Backups
+	operatorTenant string
 	tempDir        string
 	svc            *contextd.Service
 	log            *slog.Logger
@@ -166,6 +172,7 @@ func NewHandler(cfg Config) (h http.Handler, err error) {
 		now:            cfg.Now,
 		mcp:            cfg.MCP,
 		backups:        cfg.Backups,
+		operatorTenant: cmp.Or(cfg.OperatorTenant, "default"),
 		tempDir:        cfg.TempDir,
 		mux:            http.NewServeMux(),
 	}

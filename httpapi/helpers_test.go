@@ -79,6 +79,9 @@ func newEnv(t testing.TB, opts ...func(*envOptions)) *testEnv {
 		cfg.Logger = slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	cfg.Version = "test"
+	if cfg.OperatorTenant == "" {
+		cfg.OperatorTenant = "tenant-a" // the test's operator: tenant-b is a customer
+	}
 	e.h, err = httpapi.NewHandler(cfg)
 	if err != nil {
 		t.Fatalf("NewHandler: %v", err)

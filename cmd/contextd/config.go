@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/contextd/contextd"
+
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -61,6 +63,7 @@ type Config struct {
 	AlertmanagerURL       string   `json:"alertmanagerUrl"`       // ALERTMANAGER_URL: Alertmanager base URL (alerts go to /api/v2/alerts); "" none
 	IntegrityInterval     Duration `json:"integrityInterval"`     // INTEGRITY_CHECK_INTERVAL: read-only index check by the health monitor; default 1h; 0 turns it off
 	PprofAddr             string   `json:"pprofAddr"`             // PPROF_ADDR: loopback host:port serving Go's profiles at /debug/pprof/; "" (default) off
+	OperatorTenant        string   `json:"operatorTenant"`        // OPERATOR_TENANT: the tenant whose admins make and list whole-store backups over HTTP; default "default"
 	BackupSchedule        string   `json:"backupSchedule"`        // BACKUP_SCHEDULE: off (default), hourly, daily, weekly or a duration: scheduled backups into BACKUP_DIRECTORY
 	BackupRetentionDays   int      `json:"backupRetentionDays"`   // BACKUP_RETENTION_DAYS: backups older than this are pruned (daily/weekly/monthly tiers); default 90
 	TemplatesDirectory    string   `json:"templatesDirectory"`    // TEMPLATES_DIRECTORY: context templates, TYPE.json each; default ./templates; missing means none
@@ -133,6 +136,7 @@ func defaultConfig() Config {
 		RequestTimeout:        Duration(30 * time.Second),
 		IntegrityInterval:     Duration(time.Hour),
 		BackupRetentionDays:   90,
+		OperatorTenant:        "default",
 		TemplatesDirectory:    "./templates",
 		Security:              defaultSecurity(),
 	}
@@ -233,6 +237,7 @@ var settings = append([]setting{
 	{"ALERT_WEBHOOK_URLS", "alert-webhook-urls", "comma-separated URLs that receive alerts as JSON", strSet(func(c *Config) *string { return &c.AlertWebhookURLs })},
 	{"ALERTMANAGER_URL", "alertmanager-url", "Alertmanager URL that receives alerts", strSet(func(c *Config) *string { return &c.AlertmanagerURL })},
 	{"INTEGRITY_CHECK_INTERVAL", "integrity-check-interval", "interval of the scheduled index integrity check (0: off)", durSet(func(c *Config) *Duration { return &c.IntegrityInterval })},
+	{"OPERATOR_TENANT", "operator-tenant", "the tenant whose admins make and list whole-store backups over HTTP", strSet(func(c *Config) *string { return &c.OperatorTenant })},
 	{"PPROF_ADDR", "pprof-addr", "loopback host:port serving Go's profiles at /debug/pprof/ (empty: off)", strSet(func(c *Config) *string { return &c.PprofAddr })},
 	{"BACKUP_SCHEDULE", "backup-schedule", "scheduled backups: off, hourly, daily, weekly or a duration", strSet(func(c *Config) *string { return &c.BackupSchedule })},
 	{"LOG_FILE", "log-file", "also log to this file (rotated, kept 30 days)", strSet(func(c *Config) *string { return &c.LogFile })},
@@ -408,6 +413,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := backup.ParseSchedule(c.BackupSchedule); err != nil {
 		return &configError{"BACKUP_SCHEDULE", err.Error()}
+	}
+	if !contextd.ValidTenant(c.OperatorTenant) {
+		return &configError{"OPERATOR_TENANT", fmt.Sprintf("%q is not a tenant name", c.OperatorTenant)}
 	}
 	if err := checkPprofAddr(c.PprofAddr); err != nil {
 		return &configError{"PPROF_ADDR", err.Error()}

@@ -180,6 +180,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	handler, err := httpapi.NewHandler(httpapi.Config{
 		Backups:        backups,
+		OperatorTenant: cfg.OperatorTenant,
 		Limiter:        credLimiter,
 		TenantLimiter:  tenantLimiter,
 		Service:        svc,
