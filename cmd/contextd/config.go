@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/contextd/contextd"
-
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -18,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/contextd/contextd"
 	"github.com/contextd/contextd/backup"
 )
 
