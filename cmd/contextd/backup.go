@@ -172,11 +172,15 @@ func runRestore(ctx context.Context, args []string, getenv func(string) string, 
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	releaseNew, err := backup.LockDir(cfg.DataDir)
-	if err != nil {
-		return err
+	if old != "" {
+		// The lock moved aside with the old store: lock the new DATA_DIR.
+		// (Without a store to move, the lock taken above still holds it.)
+		releaseNew, err := backup.LockDir(cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		defer releaseNew()
 	}
-	defer releaseNew()
 	dst, err := sqlite.Open(ctx, cfg.DataDir, sqlite.Options{CacheSizeMB: cfg.CacheSizeMB, Logger: logger})
 	if err != nil {
 		return err

@@ -56,6 +56,16 @@ func TestBackupRestoreCommands(t *testing.T) {
 	if out, err := cli(t, env, "backup", "verify", path); err != nil || !strings.HasPrefix(out, "ok") {
 		t.Fatalf("verify: %q, %v", out, err)
 	}
+	// Into a DATA_DIR that holds no store yet (a new machine).
+	fresh := filepath.Join(root, "fresh")
+	if _, err := cli(t, map[string]string{"APP_ENV": "test", "DATA_DIR": fresh, "LOG_LEVEL": "error"}, "restore", path); err != nil {
+		t.Fatalf("restore into an empty DATA_DIR: %v", err)
+	}
+	fs := openSQLite(t, fresh)
+	if got := dump(t, fs); !slices.Equal(got, atBackup) {
+		t.Errorf("restore into an empty DATA_DIR: the data differs from the backup\n got %v\nwant %v", got, atBackup)
+	}
+	fs.Close()
 
 	// Write more: one write, a moment, another write, then delete.
 	time.Sleep(20 * time.Millisecond)
