@@ -86,7 +86,7 @@ func TestCheck(t *testing.T) {
 			t.Errorf("contexts_fts rows: %+v", it)
 		}
 		if len(rep.Notes) == 0 || !strings.Contains(strings.Join(rep.Notes, " "), "change log") {
-			t.Errorf("notes should say there is no change log: %v", rep.Notes)
+			t.Errorf("notes should say the change log is not checked: %v", rep.Notes)
 		}
 	}
 
