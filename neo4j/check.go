@@ -129,17 +129,19 @@ func (s *Store) checkFullText(ctx context.Context, add func(contextd.CheckItem))
 func (s *Store) changeSpan(ctx context.Context) (contextd.ChangeLogSpan, error) {
 	var sp contextd.ChangeLogSpan
 	err := s.read(ctx, "check change log", func(tx neo4j.ManagedTransaction) error {
-		row, err := single(ctx, tx, `MATCH (c:ContextdChange) WHERE c.ns = $ns
+		// The counter first: changes committed meanwhile only raise Newest.
+		row, err := single(ctx, tx, `MATCH (q:ContextdChangeSeq {ns: $ns}) RETURN q.value AS v`, params{"ns": s.ns})
+		if err != nil {
+			return err
+		} else if row != nil {
+			sp.Last = i64(row["v"])
+		}
+		row, err = single(ctx, tx, `MATCH (c:ContextdChange) WHERE c.ns = $ns
 			RETURN count(c) AS n, min(c.seq) AS oldest, max(c.seq) AS newest`, params{"ns": s.ns})
 		if err != nil {
 			return err
 		}
 		sp.Count, sp.Oldest, sp.Newest = i64(row["n"]), i64(row["oldest"]), i64(row["newest"])
-		if row, err = single(ctx, tx, `MATCH (q:ContextdChangeSeq {ns: $ns}) RETURN q.value AS v`, params{"ns": s.ns}); err != nil {
-			return err
-		} else if row != nil {
-			sp.Last = i64(row["v"])
-		}
 		if sp.Count > 0 {
 			row, err := single(ctx, tx, `MATCH (c:ContextdChange) WHERE c.ns = $ns AND c.seq = $seq RETURN c.at AS at`,
 				params{"ns": s.ns, "seq": sp.Oldest})
@@ -153,15 +155,117 @@ func (s *Store) changeSpan(ctx context.Context) (contextd.ChangeLogSpan, error) 
 	return sp, err
 }
 
-// loggedKinds are the kinds of object the change log records: how to find a
-// page of the namespace's objects by unique key, with their version and
-// stamp (contextd.LoggedObject), and one object by unique key.
-var loggedKinds = []struct{ kind, match, version, stamp string }{
+// loggedKind is a kind of object the change log records: how to match its
+// node (n) or edge, and its version and stamp (contextd.LoggedObject).
+type loggedKind struct{ kind, match, version, stamp string }
+
+var loggedKinds = []loggedKind{
 	{contextd.KindContext, `MATCH (n:Context)`, `n.version`, `n.updatedAt`},
 	{contextd.KindMemory, `MATCH (n:Memory)`, `n.version`, `n.updatedAt`},
 	{contextd.KindSession, `MATCH (n:Session)`, `0`,
 		`CASE WHEN n.lastActiveAt > n.updatedAt THEN n.lastActiveAt ELSE n.updatedAt END`},
 	{contextd.KindRelationship, `MATCH ()-[n:LINK]->()`, `0`, `n.createdAt`},
+}
+
+// objRef names an object of the namespace by its scope key and id.
+type objRef struct{ sk, id string }
+
+// observed is an object as one read found it: its node (live) and its
+// newest change (obj.Newest, nil when the log has none).
+type observed struct {
+	live bool
+	obj  contextd.LoggedObject
+}
+
+// readObjects reads the node and the newest change of each object of kind
+// lk, each object in one statement.
+func (s *Store) readObjects(ctx context.Context, lk loggedKind, refs []objRef) ([]observed, error) {
+	objs := make([]any, len(refs))
+	for i, r := range refs {
+		objs[i] = map[string]any{"uk": uk(r.sk, r.id), "sk": r.sk, "id": r.id}
+	}
+	var out []observed
+	err := s.read(ctx, "check change log", func(tx neo4j.ManagedTransaction) error {
+		out = out[:0]
+		rows, err := collect(ctx, tx, `UNWIND $objs AS o
+			CALL (o) { OPTIONAL `+lk.match+` WHERE n.uk = o.uk RETURN n LIMIT 1 }
+			OPTIONAL MATCH (c:ContextdChange) WHERE c.sk = o.sk AND c.kind = $kind AND c.oid = o.id
+			WITH o, n, max(c.seq) AS top
+			OPTIONAL MATCH (c:ContextdChange) WHERE c.ns = $ns AND c.seq = top
+			RETURN o.sk AS sk, o.id AS id, n IS NOT NULL AS live, `+lk.version+` AS version, `+lk.stamp+` AS stamp,
+				CASE WHEN c IS NULL THEN NULL ELSE c {.seq, .at, .tenant, .principal, .op, .kind, .oid, .userId, .version, .state} END AS c`,
+			params{"objs": objs, "kind": lk.kind, "ns": s.ns})
+		for _, r := range rows {
+			ob := observed{obj: contextd.LoggedObject{Kind: lk.kind, Tenant: tenantOf(s.ns, str(r["sk"])), ID: str(r["id"]),
+				Version: i64(r["version"]), Stamp: fromNanos(i64(r["stamp"]))}}
+			ob.live, _ = r["live"].(bool)
+			if r["c"] != nil {
+				ob.obj.Newest = decodeChange(r)
+			}
+			out = append(out, ob)
+		}
+		return err
+	})
+	return out, err
+}
+
+// maxSuspects bounds the objects read again before a problem is reported;
+// more problems than that are a damaged store, not a race.
+const maxSuspects = 100
+
+// recheckDelay is how long a suspect object is left before it is read again.
+const recheckDelay = 200 * time.Millisecond
+
+// agree judges objects of kind lk. Reads beside a running server are not one
+// snapshot (Neo4j reads committed data statement by statement), so an
+// object found disagreeing is read again, after a moment, and reported only
+// when it still disagrees.
+func (s *Store) agree(ctx context.Context, lk loggedKind, refs []objRef, agree *contextd.ChangeAgreement) error {
+	obs, err := s.readObjects(ctx, lk, refs)
+	if err != nil {
+		return err
+	}
+	judge := func(ob observed) string {
+		switch {
+		case ob.live:
+			return agree.Judge(ob.obj)
+		case ob.obj.Newest != nil:
+			return contextd.JudgeOrphan(ob.obj.Newest)
+		}
+		return ""
+	}
+	record := func(ob observed) {
+		switch {
+		case ob.live:
+			agree.Live(ob.obj)
+		case ob.obj.Newest != nil:
+			agree.Orphan(ob.obj.Newest)
+		}
+	}
+	var suspects []objRef
+	for _, ob := range obs {
+		if judge(ob) != "" && len(suspects) < maxSuspects {
+			suspects = append(suspects, objRef{s.sk(ob.obj.Tenant), ob.obj.ID})
+			continue
+		}
+		record(ob)
+	}
+	if len(suspects) == 0 {
+		return nil
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(recheckDelay):
+	}
+	again, err := s.readObjects(ctx, lk, suspects)
+	if err != nil {
+		return err
+	}
+	for _, ob := range again {
+		record(ob)
+	}
+	return nil
 }
 
 // checkChangeLog adds the change-log items (see Check).
@@ -217,125 +321,94 @@ func tailItem(it contextd.CheckItem, full bool) contextd.CheckItem {
 	return it
 }
 
-// agreeTail compares the objects of the newest changes (newest first) with
-// their nodes: an object changed in the tail has its newest change there.
+// agreeTail compares the objects of the newest changes with their nodes.
 func (s *Store) agreeTail(ctx context.Context, tail []*contextd.Change, agree *contextd.ChangeAgreement) error {
-	newest := map[string]*contextd.Change{}
-	byKind := map[string][]string{}
+	seen := map[string]bool{}
+	byKind := map[string][]objRef{}
 	for _, ch := range tail {
-		k := uk(s.sk(ch.Tenant), ch.ID)
-		if newest[ch.Kind+" "+k] == nil {
-			newest[ch.Kind+" "+k] = ch
-			byKind[ch.Kind] = append(byKind[ch.Kind], k)
+		k := ch.Kind + " " + uk(s.sk(ch.Tenant), ch.ID)
+		if !seen[k] {
+			seen[k] = true
+			byKind[ch.Kind] = append(byKind[ch.Kind], objRef{s.sk(ch.Tenant), ch.ID})
 		}
 	}
-	return s.read(ctx, "check change log", func(tx neo4j.ManagedTransaction) error {
-		for _, lk := range loggedKinds {
-			uks := byKind[lk.kind]
-			if len(uks) == 0 {
-				continue
-			}
-			rows, err := collect(ctx, tx, `UNWIND $uks AS k `+lk.match+` WHERE n.uk = k
-				RETURN n.uk AS uk, `+lk.version+` AS version, `+lk.stamp+` AS stamp`, params{"uks": uks})
-			if err != nil {
+	for _, lk := range loggedKinds {
+		if refs := byKind[lk.kind]; len(refs) > 0 {
+			if err := s.agree(ctx, lk, refs, agree); err != nil {
 				return err
 			}
-			live := map[string]bool{}
-			for _, r := range rows {
-				k := str(r["uk"])
-				live[k] = true
-				ch := newest[lk.kind+" "+k]
-				agree.Live(contextd.LoggedObject{Kind: lk.kind, Tenant: ch.Tenant, ID: ch.ID, Version: i64(r["version"]),
-					Stamp: fromNanos(i64(r["stamp"])), Newest: ch})
-			}
-			for _, k := range uks {
-				if !live[k] {
-					agree.Orphan(newest[lk.kind+" "+k])
-				}
-			}
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// agreeAll compares every node with its object's newest change, and every
-// object's newest change with its node, a page at a time.
+// agreeAll compares every node with its object's newest change, a page of
+// nodes at a time, and then the objects whose newest change is not a delete
+// yet have no node.
 func (s *Store) agreeAll(ctx context.Context, agree *contextd.ChangeAgreement) error {
 	cond, p := s.nsNodes("n")
 	for _, lk := range loggedKinds {
 		after := ""
 		for {
-			var page []map[string]any
-			q := lk.match + ` WHERE ` + cond + ` AND n.uk > $after
-				WITH n ORDER BY n.uk LIMIT $limit
-				OPTIONAL MATCH (c:ContextdChange) WHERE c.sk = n.sk AND c.kind = $kind AND c.oid = n.id
-				WITH n, max(c.seq) AS top
-				OPTIONAL MATCH (c:ContextdChange) WHERE c.ns = $ns AND c.seq = top
-				WITH n, c ORDER BY n.uk
-				RETURN n.uk AS uk, n.sk AS sk, n.id AS id, ` + lk.version + ` AS version, ` + lk.stamp + ` AS stamp,
-					CASE WHEN c IS NULL THEN NULL ELSE c {.seq, .at, .tenant, .principal, .op, .kind, .oid, .userId, .version, .state} END AS c`
-			pp := params{"after": after, "limit": int64(exportPage), "kind": lk.kind}
+			var page []objRef
+			pp := params{"after": after, "limit": int64(exportPage)}
 			for k, v := range p {
 				pp[k] = v
 			}
 			err := s.read(ctx, "check change log", func(tx neo4j.ManagedTransaction) error {
-				var err error
-				page, err = collect(ctx, tx, q, pp)
+				page = page[:0]
+				rows, err := collect(ctx, tx, lk.match+` WHERE `+cond+` AND n.uk > $after
+					RETURN n.uk AS uk, n.sk AS sk, n.id AS id ORDER BY n.uk LIMIT $limit`, pp)
+				for _, r := range rows {
+					page = append(page, objRef{str(r["sk"]), str(r["id"])})
+					after = str(r["uk"])
+				}
 				return err
 			})
 			if err != nil {
 				return err
 			}
-			for _, r := range page {
-				o := contextd.LoggedObject{Kind: lk.kind, Tenant: tenantOf(s.ns, str(r["sk"])), ID: str(r["id"]),
-					Version: i64(r["version"]), Stamp: fromNanos(i64(r["stamp"]))}
-				if r["c"] != nil {
-					o.Newest = decodeChange(r)
+			if len(page) > 0 {
+				if err := s.agree(ctx, lk, page, agree); err != nil {
+					return err
 				}
-				agree.Live(o)
-				after = str(r["uk"])
 			}
 			if len(page) < exportPage {
 				break
 			}
 		}
 	}
-	// The newest change of every object whose node is gone, a page of
-	// objects at a time in seq order of their newest change.
-	var after int64
-	for {
-		var page []map[string]any
-		err := s.read(ctx, "check change log", func(tx neo4j.ManagedTransaction) error {
-			var err error
-			page, err = collect(ctx, tx, `MATCH (c:ContextdChange) WHERE c.ns = $ns
-				WITH c.sk AS sk, c.kind AS kind, c.oid AS oid, max(c.seq) AS top
-				WHERE top > $after
-				WITH top ORDER BY top LIMIT $limit
-				MATCH (c:ContextdChange) WHERE c.ns = $ns AND c.seq = top
-				WITH top, c, c.sk + '/' + c.oid AS k
-				RETURN top, CASE c.kind
-					WHEN 'context' THEN EXISTS { MATCH (x:Context {uk: k}) }
-					WHEN 'memory' THEN EXISTS { MATCH (x:Memory {uk: k}) }
-					WHEN 'session' THEN EXISTS { MATCH (x:Session {uk: k}) }
-					WHEN 'relationship' THEN EXISTS { MATCH ()-[x:LINK {uk: k}]->() }
-					ELSE true END AS live,
-					c {.seq, .at, .tenant, .principal, .op, .kind, .oid, .userId, .version, .state} AS c
-				ORDER BY top`, params{"ns": s.ns, "after": after, "limit": int64(exportPage)})
-			return err
-		})
-		if err != nil {
-			return err
+	// Objects whose newest change is not a delete and that have no node:
+	// one pass over the log (grouped by object on the server).
+	byKind := map[string][]objRef{}
+	err := s.read(ctx, "check change log", func(tx neo4j.ManagedTransaction) error {
+		rows, err := collect(ctx, tx, `MATCH (c:ContextdChange) WHERE c.ns = $ns
+			WITH c.sk AS sk, c.kind AS kind, c.oid AS oid, max(c.seq) AS top
+			MATCH (c:ContextdChange) WHERE c.ns = $ns AND c.seq = top AND c.op <> 'delete'
+			WITH c, sk + '/' + oid AS k
+			WHERE NOT (CASE c.kind
+				WHEN 'context' THEN EXISTS { MATCH (x:Context {uk: k}) }
+				WHEN 'memory' THEN EXISTS { MATCH (x:Memory {uk: k}) }
+				WHEN 'session' THEN EXISTS { MATCH (x:Session {uk: k}) }
+				WHEN 'relationship' THEN EXISTS { MATCH ()-[x:LINK {uk: k}]->() }
+				ELSE true END)
+			RETURN c.kind AS kind, c.sk AS sk, c.oid AS oid LIMIT $limit`, params{"ns": s.ns, "limit": int64(exportPage)})
+		for _, r := range rows {
+			byKind[str(r["kind"])] = append(byKind[str(r["kind"])], objRef{str(r["sk"]), str(r["oid"])})
 		}
-		for _, r := range page {
-			if live, _ := r["live"].(bool); !live {
-				agree.Orphan(decodeChange(r))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, lk := range loggedKinds {
+		if refs := byKind[lk.kind]; len(refs) > 0 {
+			if err := s.agree(ctx, lk, refs, agree); err != nil {
+				return err
 			}
-			after = i64(r["top"])
-		}
-		if len(page) < exportPage {
-			return nil
 		}
 	}
+	return nil
 }
 
 // tenantOf is the tenant of scope key sk in namespace ns.
