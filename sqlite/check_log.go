@@ -99,7 +99,11 @@ func tailItem(it contextd.CheckItem, full bool) contextd.CheckItem {
 // object's newest change with its row.
 func agreeAll(ctx context.Context, c *conn, agree *contextd.ChangeAgreement) error {
 	for _, t := range loggedTables {
-		q := `SELECT r.tenant, r.id, r.version, r.stamp, ` + prefixed("ch.", changeCols) + ` FROM (` + t.rows + `) r
+		// Of the state, only the fields compared (a 10th of its size).
+		q := `SELECT r.tenant, r.id, r.version, r.stamp, ` + prefixed("ch.", strings.TrimSuffix(changeCols, ", state")) + `,
+			json_object('version', json_extract(ch.state, '$.version'), 'createdAt', json_extract(ch.state, '$.createdAt'),
+				'updatedAt', json_extract(ch.state, '$.updatedAt'), 'lastActiveAt', json_extract(ch.state, '$.lastActiveAt'))
+			FROM (` + t.rows + `) r
 			LEFT JOIN changes ch ON ch.seq = (SELECT max(x.seq) FROM changes x WHERE x.tenant = r.tenant AND x.kind = ? AND x.id = r.id)`
 		if err := eachRow(ctx, c, q, []any{t.kind}, func(r *sql.Rows) error {
 			o := contextd.LoggedObject{Kind: t.kind}
@@ -250,8 +254,15 @@ func checkVectors(ctx context.Context, c *conn, opts contextd.CheckOptions, add 
 			return err
 		}
 		v.Unembedded = noVector - v.Missing
-		if err := c.QueryRowContext(ctx, `SELECT count(*) FROM vectors v WHERE v.kind = ? AND (v.model = ''
-				OR NOT EXISTS (SELECT 1 FROM `+vt.table+` t WHERE t.pk = v.row_pk))`, vt.kind).Scan(&v.Orphans); err != nil {
+		// One pass over the kind's vectors: orphans, and lengths when known.
+		bytes := 0
+		if opts.VectorModel != "" && opts.VectorDims > 0 {
+			bytes = 4 + opts.VectorDims // contextd.EncodeVector: a float32 scale, then one byte per dimension
+		}
+		if err := c.QueryRowContext(ctx, `SELECT
+				coalesce(sum(v.model = '' OR NOT EXISTS (SELECT 1 FROM `+vt.table+` t WHERE t.pk = v.row_pk)), 0),
+				coalesce(sum(?2 > 0 AND v.model = ?1 AND length(v.vec) != ?2), 0)
+			FROM vectors v WHERE v.kind = '`+vt.kind+`'`, opts.VectorModel, bytes).Scan(&v.Orphans, &v.WrongDims); err != nil {
 			return err
 		}
 		if v.Orphans > 0 {
@@ -266,19 +277,13 @@ func checkVectors(ctx context.Context, c *conn, opts contextd.CheckOptions, add 
 				return err
 			}
 		}
-		if opts.VectorModel != "" && opts.VectorDims > 0 {
-			bytes := 4 + opts.VectorDims // contextd.EncodeVector: a float32 scale, then one byte per dimension
-			if err := c.QueryRowContext(ctx, `SELECT count(*) FROM vectors WHERE kind = ? AND model = ? AND length(vec) != ?`,
-				vt.kind, opts.VectorModel, bytes).Scan(&v.WrongDims); err != nil {
+		if v.WrongDims > 0 {
+			if err := examples(ctx, c, &v, `SELECT t.tenant || '/' || t.id || ' has ' || (length(v.vec) - 4) || ' dimensions'`+join+
+				` WHERE v.model = ? AND length(v.vec) != ?`, opts.VectorModel, bytes); err != nil {
 				return err
 			}
-			if v.WrongDims > 0 {
-				if err := examples(ctx, c, &v, `SELECT t.tenant || '/' || t.id || ' has ' || (length(v.vec) - 4) || ' dimensions'`+join+
-					` WHERE v.model = ? AND length(v.vec) != ?`, opts.VectorModel, bytes); err != nil {
-					return err
-				}
-			}
-		} else if opts.VectorModel != "" {
+		}
+		if opts.VectorModel != "" && bytes == 0 {
 			if err := eachRow(ctx, c, `SELECT DISTINCT length(vec) - 4 FROM vectors WHERE kind = ? AND model = ? LIMIT 10`,
 				[]any{vt.kind, opts.VectorModel}, func(r *sql.Rows) error {
 					var n int
