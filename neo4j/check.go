@@ -307,18 +307,9 @@ func (s *Store) checkChangeLog(ctx context.Context, full bool, add func(contextd
 	if err != nil {
 		return err
 	}
-	add(tailItem(order.Item("change log order"), full))
-	add(tailItem(agree.Item("change log vs rows"), full))
+	add(contextd.TailItem(order.Item("change log order"), full))
+	add(contextd.TailItem(agree.Item("change log vs rows"), full))
 	return nil
-}
-
-// tailItem says in the detail of an item of a check without Full that it
-// covered the newest changes only.
-func tailItem(it contextd.CheckItem, full bool) contextd.CheckItem {
-	if !full {
-		it.Detail = fmt.Sprintf("newest %d changes: %s", contextd.ChangeTail, it.Detail)
-	}
-	return it
 }
 
 // agreeTail compares the objects of the newest changes with their nodes.

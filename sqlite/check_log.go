@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/contextd/contextd"
@@ -71,7 +70,7 @@ func checkChangeLog(ctx context.Context, c *conn, full bool, add func(contextd.C
 	}); err != nil {
 		return err
 	}
-	add(tailItem(order.Item("change log order"), full))
+	add(contextd.TailItem(order.Item("change log order"), full))
 
 	agree := contextd.NewChangeAgreement(sp)
 	if full {
@@ -82,17 +81,8 @@ func checkChangeLog(ctx context.Context, c *conn, full bool, add func(contextd.C
 	if err != nil {
 		return err
 	}
-	add(tailItem(agree.Item("change log vs rows"), full))
+	add(contextd.TailItem(agree.Item("change log vs rows"), full))
 	return nil
-}
-
-// tailItem says in the detail of an item of a check without Full that it
-// covered the newest changes only.
-func tailItem(it contextd.CheckItem, full bool) contextd.CheckItem {
-	if !full {
-		it.Detail = fmt.Sprintf("newest %d changes: %s", contextd.ChangeTail, it.Detail)
-	}
-	return it
 }
 
 // agreeAll compares every row with its object's newest change, and every
