@@ -27,10 +27,11 @@ var _ contextd.Checker = (*Store)(nil)
 //     the nodes of each kind).
 //
 // opts.Full compares the whole change log with every node and every logged
-// object (one index seek each). Every check reads, in read transactions of
-// at most a page of nodes each; writes go on meanwhile, so a check beside
-// a busy server may see a write's node and not yet its change, or the
-// reverse, only when the two straddle a page: run it again before acting.
+// object (one index seek each, a page of 1,000 nodes per read transaction).
+// Every check only reads. Neo4j reads are not one snapshot, so an object
+// found disagreeing with its newest change is read again after a moment
+// and reported only when it still disagrees (a write that committed between
+// two reads is no alarm).
 func (s *Store) Check(ctx context.Context, opts contextd.CheckOptions) (*contextd.CheckReport, error) {
 	start := time.Now()
 	rep := &contextd.CheckReport{OK: true, Full: opts.Full, StartedAt: s.clock()}
