@@ -280,10 +280,7 @@ func (s *Store) checkChangeLog(ctx context.Context, full bool, add func(contextd
 	var order contextd.ChangeOrder
 	agree := contextd.NewChangeAgreement(sp)
 	if full {
-		err = s.ReadChanges(ctx, 0, 0, func(ch *contextd.Change) error {
-			order.Add(ch.Seq, ch.At)
-			return nil
-		})
+		err = s.changeTimes(ctx, order.Add)
 		if err == nil {
 			err = s.agreeAll(ctx, agree)
 		}
@@ -401,6 +398,32 @@ func (s *Store) agreeAll(ctx context.Context, agree *contextd.ChangeAgreement) e
 		}
 	}
 	return nil
+}
+
+// changeTimes calls fn with the seq and time of every change of the
+// namespace, in seq order, 10,000 per read transaction.
+func (s *Store) changeTimes(ctx context.Context, fn func(seq int64, at time.Time)) error {
+	const page = 10000
+	var after int64
+	for {
+		var rows []map[string]any
+		err := s.read(ctx, "check change log", func(tx neo4j.ManagedTransaction) error {
+			var err error
+			rows, err = collect(ctx, tx, `MATCH (c:ContextdChange) WHERE c.ns = $ns AND c.seq > $after
+				RETURN c.seq AS seq, c.at AS at ORDER BY c.seq LIMIT $limit`, params{"ns": s.ns, "after": after, "limit": int64(page)})
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			after = i64(r["seq"])
+			fn(after, fromNanos(i64(r["at"])))
+		}
+		if len(rows) < page {
+			return nil
+		}
+	}
 }
 
 // tenantOf is the tenant of scope key sk in namespace ns.
