@@ -92,6 +92,14 @@ type CheckOptions struct {
 	// in turn (writes wait meanwhile), so they suit the command line more
 	// than a schedule. Without Full, every check is read-only.
 	Full bool
+	// VectorModel is the embedder's model when semantic search is on ("":
+	// off). With it, the check expects a vector of that model for every
+	// row written with an embedder; without it, vectors are only checked
+	// for their rows.
+	VectorModel string
+	// VectorDims is the length of VectorModel's vectors (0: not known; the
+	// check then only expects one length).
+	VectorDims int
 }
 
 // CheckReport is the outcome of an integrity check.

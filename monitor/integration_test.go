@@ -2,12 +2,14 @@ package monitor_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -55,6 +57,7 @@ type stack struct {
 	faulty *faultyStore
 	mon    *monitor.Monitor
 	hook   *receiver
+	dir    string // the SQLite store's DATA_DIR
 	get    func(path string, auth bool) (int, string)
 	metric func(line string) bool
 }
@@ -97,7 +100,7 @@ func newStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{faulty: faulty, mon: mon, hook: hook}
+	s := &stack{faulty: faulty, mon: mon, hook: hook, dir: dir}
 	s.get = func(path string, auth bool) (int, string) {
 		t.Helper()
 		r := httptest.NewRequest(http.MethodGet, path, nil)
@@ -176,6 +179,41 @@ func TestStoreFailure(t *testing.T) {
 	code, body = get("/v1/admin/alerts", true)
 	if code != 200 || !strings.Contains(body, `"status":"resolved"`) || !strings.Contains(body, `"nextCursor":null`) {
 		t.Fatalf("alert list after recovery: %d %s", code, body)
+	}
+}
+
+// TestChangeLogFailureAlerts breaks the change log of the real store (a
+// change removed from the middle, as a bad edit or a lost page would): the
+// scheduled integrity check fails and fires a critical alert naming it.
+func TestChangeLogFailureAlerts(t *testing.T) {
+	ctx := context.Background()
+	s := newStack(t)
+	sc := contextd.Scope{Tenant: "t"}
+	for i := range 3 {
+		c := contextd.ContextCreate{Title: "title", Content: "content", UserID: "u"}
+		if err := c.Normalize("body"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.faulty.CreateContexts(ctx, sc, []contextd.ContextCreate{c}); err != nil {
+			t.Fatalf("context %d: %v", i, err)
+		}
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(s.dir, sqlite.FileName)+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`DELETE FROM changes WHERE seq = (SELECT min(seq) + 1 FROM changes)`); err != nil {
+		t.Fatal(err)
+	}
+	s.mon.Tick(ctx)
+	p := s.hook.webhook(t)
+	if p.Status != contextd.AlertFiring || p.Alert.Rule != "integrity_check_failed" || p.Alert.Severity != contextd.SeverityCritical ||
+		!strings.Contains(p.Alert.Description, "change log continuity: 1 changes missing between seq") {
+		t.Fatalf("integrity alert: %+v", p)
+	}
+	if !s.metric("contextd_integrity_check_ok 0") {
+		t.Error("the integrity metric does not show the failure")
 	}
 }
 

@@ -126,6 +126,10 @@ type Config struct {
 	// the store; the first runs at the first tick. 0 means
 	// DefaultIntegrityInterval (1 h); negative means never.
 	IntegrityInterval time.Duration
+	// Integrity are the options of the scheduled check: VectorModel and
+	// VectorDims of the configured embedder, so that it checks the vectors.
+	// Its Full is ignored (the scheduled check only reads).
+	Integrity contextd.CheckOptions
 	// Webhooks receive every alert change as a generic JSON POST
 	// (ALERT_WEBHOOK_URLS).
 	Webhooks []string

@@ -46,6 +46,7 @@ type fakeStore struct {
 	err    error
 	report *contextd.CheckReport
 	checks int
+	opts   contextd.CheckOptions // of the last check
 }
 
 func (s *fakeStore) Kind() string { return "fake" }
@@ -68,10 +69,11 @@ func (s *fakeStore) setReport(r *contextd.CheckReport) {
 	s.mu.Unlock()
 }
 
-func (s *fakeStore) Check(context.Context, contextd.CheckOptions) (*contextd.CheckReport, error) {
+func (s *fakeStore) Check(_ context.Context, opts contextd.CheckOptions) (*contextd.CheckReport, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.checks++
+	s.opts = opts
 	if s.report == nil {
 		return &contextd.CheckReport{OK: true}, nil
 	}
@@ -353,12 +355,19 @@ func TestWarningRules(t *testing.T) {
 
 func TestIntegrityRule(t *testing.T) {
 	ctx := context.Background()
-	f := newFixture(t, func(c *monitor.Config) { c.AlertmanagerURL = ""; c.IntegrityInterval = time.Hour })
+	f := newFixture(t, func(c *monitor.Config) {
+		c.AlertmanagerURL = ""
+		c.IntegrityInterval = time.Hour
+		c.Integrity = contextd.CheckOptions{Full: true, VectorModel: "model-v1", VectorDims: 384}
+	})
 	f.store.setReport(&contextd.CheckReport{OK: false, Items: []contextd.CheckItem{
 		{Name: "contexts_fts rows", OK: false, Detail: "3 rows of contexts are not indexed and 0 indexed rows have no row"},
 		{Name: "memories_fts rows", OK: true},
 	}})
 	f.m.Tick(ctx)
+	if o := f.store.opts; o.Full || o.VectorModel != "model-v1" || o.VectorDims != 384 {
+		t.Errorf("the scheduled check reads only, with the embedder's model: %+v", o)
+	}
 	p := f.hook.webhook(t)
 	if p.Alert.Rule != "integrity_check_failed" || p.Alert.Severity != contextd.SeverityCritical ||
 		!strings.Contains(p.Alert.Description, "contexts_fts rows: 3 rows") || strings.Contains(p.Alert.Description, "memories_fts") {

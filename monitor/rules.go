@@ -92,7 +92,9 @@ func (m *Monitor) integrityRule(ctx context.Context) result {
 	m.mu.Unlock()
 	if due {
 		cctx, cancel := context.WithTimeout(ctx, integrityTimeout)
-		rep, err := m.checker.Check(cctx, contextd.CheckOptions{})
+		opts := m.cfg.Integrity
+		opts.Full = false
+		rep, err := m.checker.Check(cctx, opts)
 		cancel()
 		if ctx.Err() != nil {
 			return unknown(rule)
@@ -116,9 +118,10 @@ func (m *Monitor) integrityRule(ctx context.Context) result {
 			}
 			bad = &finding{
 				rule: rule, severity: contextd.SeverityCritical,
-				summary: "integrity check failed: the full-text index disagrees with the rows",
+				summary: "integrity check failed: the store's indexes, change log or vectors disagree with its rows",
 				description: strings.Join(failed, "; ") +
-					". Searches may miss or return stale contexts; run `contextd check --full` and `contextd reindex`.",
+					". Searches may miss or return stale contexts, history and point-in-time restores may be wrong;" +
+					" run `contextd check --full` for the whole picture, and `contextd reindex` for missing vectors.",
 			}
 		} else {
 			m.log.Debug("integrity check passed", "durationMs", rep.DurationMs)

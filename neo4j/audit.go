@@ -2,7 +2,6 @@ package neo4j
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/contextd/contextd"
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
@@ -13,12 +12,9 @@ import (
 
 // AppendAudit implements contextd.AuditStore.
 func (s *Store) AppendAudit(ctx context.Context, e *contextd.AuditEvent) error {
-	if e == nil || e.ID == "" || !contextd.ValidTenant(e.Tenant) || e.Action == "" {
-		return contextd.Errorf(contextd.EINVALID, "an audit event needs an id, a tenant and an action")
-	}
-	detail, err := json.Marshal(orEmpty(e.Detail))
+	detail, err := contextd.StorableAudit(e)
 	if err != nil {
-		return contextd.Errorf(contextd.EINVALID, "audit detail is not JSON: %v", err)
+		return err
 	}
 	return s.write(ctx, "append audit", func(tx neo4j.ManagedTransaction) error {
 		row, err := single(ctx, tx, `OPTIONAL MATCH (a:Audit {uk: $uk}) RETURN count(a) AS n`, params{"uk": s.nsKey(e.Tenant + "/" + e.ID)})
@@ -26,21 +22,18 @@ func (s *Store) AppendAudit(ctx context.Context, e *contextd.AuditEvent) error {
 			return err
 		}
 		if i64(row["n"]) > 0 {
-			return contextd.Errorf(contextd.ECONFLICT, "audit event %q exists", e.ID)
+			return contextd.AuditExists(e.ID)
 		}
 		return exec(ctx, tx, `CREATE (:Audit {uk: $uk, ns: $ns, tenant: $tenant, id: $id, at: $at, action: $action,
 			principal: $principal, target: $target, detail: $detail})`,
 			params{"uk": s.nsKey(e.Tenant + "/" + e.ID), "ns": s.ns, "tenant": e.Tenant, "id": e.ID, "at": nanos(e.At.UTC()),
-				"action": e.Action, "principal": e.Principal, "target": e.Target, "detail": string(detail)})
+				"action": e.Action, "principal": e.Principal, "target": e.Target, "detail": detail})
 	})
 }
 
 // FindAudit implements contextd.AuditStore.
 func (s *Store) FindAudit(ctx context.Context, tenant string, f contextd.AuditFilter) ([]*contextd.AuditEvent, string, error) {
-	limit := f.Limit
-	if limit <= 0 || limit > 100 {
-		limit = 20
-	}
+	limit := f.StoreLimit()
 	cond := ""
 	if f.Cursor != "" {
 		cond = " AND a.id < $cursor"
@@ -58,10 +51,8 @@ func (s *Store) FindAudit(ctx context.Context, tenant string, f contextd.AuditFi
 			m, _ := r["a"].(map[string]any)
 			e := &contextd.AuditEvent{ID: str(m["id"]), Tenant: tenant, At: fromNanos(i64(m["at"])), Action: str(m["action"]),
 				Principal: str(m["principal"]), Target: str(m["target"])}
-			if d := str(m["detail"]); d != "" && d != "{}" {
-				if err := json.Unmarshal([]byte(d), &e.Detail); err != nil {
-					return err
-				}
+			if err := contextd.DecodeAuditDetail(e, str(m["detail"])); err != nil {
+				return err
 			}
 			out = append(out, e)
 		}
@@ -70,10 +61,6 @@ func (s *Store) FindAudit(ctx context.Context, tenant string, f contextd.AuditFi
 	if err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = out[limit-1].ID
-	}
+	out, next := contextd.CutPage(out, limit, contextd.AuditIDCursor)
 	return out, next, nil
 }

@@ -2,7 +2,6 @@ package neo4j
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	"github.com/contextd/contextd"
@@ -21,12 +20,8 @@ var _ contextd.ChangeLog = (*Store)(nil)
 
 // changeRow is the stored form of a change (Seq is given by logChanges).
 func (s *Store) changeRow(ch *contextd.Change, now time.Time) params {
-	var state any
-	if string(ch.State) != "null" {
-		state = string(ch.State)
-	}
 	return params{"ns": s.ns, "sk": s.sk(ch.Tenant), "tenant": ch.Tenant, "at": nanos(now), "principal": ch.Principal,
-		"op": ch.Op, "kind": ch.Kind, "oid": ch.ID, "userId": ch.UserID, "version": ch.Version, "state": state}
+		"op": ch.Op, "kind": ch.Kind, "oid": ch.ID, "userId": ch.UserID, "version": ch.Version, "state": ch.StoredState()}
 }
 
 // logChanges records changes in order, numbering them from the counter.
@@ -47,7 +42,7 @@ func (s *Store) logChanges(ctx context.Context, tx neo4j.ManagedTransaction, row
 
 // putRow is the change recording rec's new state.
 func (s *Store) putRow(sc contextd.Scope, op string, rec *contextd.Record, now time.Time) (params, error) {
-	ch, err := contextd.NewChange(sc, op, contextd.ObjectRef{Kind: rec.Kind, ID: rec.ID()}, "", 0, rec)
+	ch, err := contextd.PutChange(sc, op, rec)
 	if err != nil {
 		return nil, err
 	}
@@ -56,8 +51,7 @@ func (s *Store) putRow(sc contextd.Scope, op string, rec *contextd.Record, now t
 
 // deleteRow is the change recording a deletion.
 func (s *Store) deleteRow(sc contextd.Scope, kind, id, userID string, version int64, now time.Time) params {
-	ch, _ := contextd.NewChange(sc, contextd.OpDelete, contextd.ObjectRef{Kind: kind, ID: id}, userID, version, nil)
-	return s.changeRow(ch, now)
+	return s.changeRow(contextd.DeleteChange(sc, kind, id, userID, version), now)
 }
 
 // logPut records the new state of rec's object.
@@ -86,13 +80,10 @@ func (s *Store) logSession(ctx context.Context, tx neo4j.ManagedTransaction, sc 
 
 func decodeChange(row map[string]any) *contextd.Change {
 	c, _ := row["c"].(map[string]any)
-	ch := &contextd.Change{Seq: i64(c["seq"]), At: fromNanos(i64(c["at"])), Tenant: str(c["tenant"]), Principal: str(c["principal"]),
+	st, ok := c["state"].(string)
+	return &contextd.Change{Seq: i64(c["seq"]), At: fromNanos(i64(c["at"])), Tenant: str(c["tenant"]), Principal: str(c["principal"]),
 		Op: str(c["op"]), Kind: str(c["kind"]), ID: str(c["oid"]), UserID: str(c["userId"]), Version: i64(c["version"]),
-		State: json.RawMessage("null")}
-	if st, ok := c["state"].(string); ok {
-		ch.State = json.RawMessage(st)
-	}
-	return ch
+		State: contextd.StateFromStored(st, ok)}
 }
 
 const changeReturn = ` RETURN c {.seq, .at, .tenant, .principal, .op, .kind, .oid, .userId, .version, .state} AS c`
@@ -116,15 +107,9 @@ func (s *Store) Changes(ctx context.Context, sc contextd.Scope, f contextd.Chang
 	if !f.Until.IsZero() {
 		w.add("c.at <= %s", nanos(f.Until))
 	}
-	limit := f.Limit
-	if limit <= 0 || limit > 1000 {
-		limit = 100
-	}
+	limit := f.StoreLimit()
 	w.p["limit"] = int64(limit + 1)
-	var (
-		out  = []*contextd.Change{}
-		next string
-	)
+	out := []*contextd.Change{}
 	err := s.read(ctx, "changes", func(tx neo4j.ManagedTransaction) error {
 		out = out[:0]
 		rows, err := collect(ctx, tx, `MATCH (c:ContextdChange) WHERE `+w.String()+changeReturn+` ORDER BY c.seq LIMIT $limit`, w.p)
@@ -139,10 +124,7 @@ func (s *Store) Changes(ctx context.Context, sc contextd.Scope, f contextd.Chang
 	if err != nil {
 		return nil, "", err
 	}
-	if len(out) > limit {
-		out = out[:limit]
-		next = contextd.ChangeCursor(out[limit-1].Seq)
-	}
+	out, next := contextd.CutPage(out, limit, contextd.ChangeSeqCursor)
 	return out, next, nil
 }
 

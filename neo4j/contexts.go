@@ -149,6 +149,9 @@ func (s *Store) CreateContexts(ctx context.Context, sc contextd.Scope, items []c
 		if err := exec(ctx, tx, `UNWIND $rows AS row CREATE (c:Context) SET c = row`, params{"rows": rows}); err != nil {
 			return err
 		}
+		if err := s.markVectorEpoch(ctx, tx, contextd.VectorContext, items[0].Vector != nil, now); err != nil {
+			return err
+		}
 		logs := make([]any, len(out))
 		for i, c := range out {
 			if logs[i], err = s.putRow(sc, contextd.OpCreate, &contextd.Record{Kind: contextd.KindContext, Tenant: sc.Tenant, Context: c}, now); err != nil {

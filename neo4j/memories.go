@@ -131,6 +131,9 @@ func (s *Store) CreateMemories(ctx context.Context, sc contextd.Scope, items []c
 		if err := exec(ctx, tx, `UNWIND $rows AS row CREATE (m:Memory) SET m = row`, params{"rows": rows}); err != nil {
 			return err
 		}
+		if err := s.markVectorEpoch(ctx, tx, contextd.VectorMemory, items[0].Vector != nil, now); err != nil {
+			return err
+		}
 		logs := make([]any, len(out))
 		for i, m := range out {
 			if logs[i], err = s.putRow(sc, contextd.OpCreate, &contextd.Record{Kind: contextd.KindMemory, Tenant: sc.Tenant, Memory: m}, now); err != nil {

@@ -3,6 +3,7 @@ package neo4j
 import (
 	"context"
 	"sync/atomic"
+	"time"
 
 	"github.com/contextd/contextd"
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
@@ -53,6 +54,20 @@ func keepVector(ctx context.Context, tx neo4j.ManagedTransaction, label string, 
 		p["vec"], p["vecModel"] = b, str(row["model"])
 	}
 	return nil
+}
+
+// markVectorEpoch records, in the creating transaction, the first time a
+// row of kind is created with a vector (vectors: whether any of the batch
+// has one): rows created from then on were written with an embedder, and
+// Check expects their vectors. One (:ContextdVectorEpoch {ns, kind, since})
+// node per kind; two first batches racing may make two, and Check takes the
+// earliest.
+func (s *Store) markVectorEpoch(ctx context.Context, tx neo4j.ManagedTransaction, kind string, vectors bool, now time.Time) error {
+	if !vectors {
+		return nil
+	}
+	return exec(ctx, tx, `MERGE (e:ContextdVectorEpoch {ns: $ns, kind: $kind}) ON CREATE SET e.since = $at`,
+		params{"ns": s.ns, "kind": kind, "at": nanos(now)})
 }
 
 func (s *Store) contextsCreated(tenant string, items []contextd.ContextCreate, out []*contextd.Context) {

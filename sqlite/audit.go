@@ -2,17 +2,13 @@ package sqlite
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/contextd/contextd"
 )
 
 // AppendAudit implements contextd.AuditStore.
 func (s *Store) AppendAudit(ctx context.Context, e *contextd.AuditEvent) error {
-	if e == nil || e.ID == "" || !contextd.ValidTenant(e.Tenant) || e.Action == "" {
-		return contextd.Errorf(contextd.EINVALID, "an audit event needs an id, a tenant and an action")
-	}
-	detail, err := jsonText(orEmpty(e.Detail))
+	detail, err := contextd.StorableAudit(e)
 	if err != nil {
 		return err
 	}
@@ -20,7 +16,7 @@ func (s *Store) AppendAudit(ctx context.Context, e *contextd.AuditEvent) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO audit_log (tenant, id, at, action, principal, target, detail)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`, e.Tenant, e.ID, nanos(e.At.UTC()), e.Action, e.Principal, e.Target, detail)
 		if isUnique(err) {
-			return contextd.Errorf(contextd.ECONFLICT, "audit event %q exists", e.ID)
+			return contextd.AuditExists(e.ID)
 		}
 		return err
 	})
@@ -28,10 +24,7 @@ func (s *Store) AppendAudit(ctx context.Context, e *contextd.AuditEvent) error {
 
 // FindAudit implements contextd.AuditStore.
 func (s *Store) FindAudit(ctx context.Context, tenant string, f contextd.AuditFilter) ([]*contextd.AuditEvent, string, error) {
-	limit := f.Limit
-	if limit <= 0 || limit > 100 {
-		limit = 20
-	}
+	limit := f.StoreLimit()
 	query, args := `SELECT id, at, action, principal, target, detail FROM audit_log WHERE tenant = ?`, []any{tenant}
 	if f.Cursor != "" {
 		query += ` AND id < ?`
@@ -57,10 +50,8 @@ func (s *Store) FindAudit(ctx context.Context, tenant string, f contextd.AuditFi
 				return err
 			}
 			e.At = fromNanos(at)
-			if detail != "{}" && detail != "" {
-				if err := json.Unmarshal([]byte(detail), &e.Detail); err != nil {
-					return err
-				}
+			if err := contextd.DecodeAuditDetail(e, detail); err != nil {
+				return err
 			}
 			out = append(out, e)
 		}
@@ -69,10 +60,6 @@ func (s *Store) FindAudit(ctx context.Context, tenant string, f contextd.AuditFi
 	if err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = out[limit-1].ID
-	}
+	out, next := contextd.CutPage(out, limit, contextd.AuditIDCursor)
 	return out, next, nil
 }

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -19,7 +18,7 @@ var _ contextd.ChangeLog = (*Store)(nil)
 
 // logPut records the new state of rec's object.
 func logPut(ctx context.Context, tx *conn, sc contextd.Scope, op string, rec *contextd.Record, now time.Time) error {
-	ch, err := contextd.NewChange(sc, op, contextd.ObjectRef{Kind: rec.Kind, ID: rec.ID()}, "", 0, rec)
+	ch, err := contextd.PutChange(sc, op, rec)
 	if err != nil {
 		return err
 	}
@@ -29,20 +28,13 @@ func logPut(ctx context.Context, tx *conn, sc contextd.Scope, op string, rec *co
 // logDelete records the deletion of an object (its last userId and version
 // kept for history filters).
 func logDelete(ctx context.Context, tx *conn, sc contextd.Scope, kind, id, userID string, version int64, now time.Time) error {
-	ch, err := contextd.NewChange(sc, contextd.OpDelete, contextd.ObjectRef{Kind: kind, ID: id}, userID, version, nil)
-	if err != nil {
-		return err
-	}
-	return insertChange(ctx, tx, ch, now)
+	return insertChange(ctx, tx, contextd.DeleteChange(sc, kind, id, userID, version), now)
 }
 
 func insertChange(ctx context.Context, tx *conn, ch *contextd.Change, now time.Time) error {
-	var state any
-	if string(ch.State) != "null" {
-		state = string(ch.State)
-	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO changes (at, tenant, principal, op, kind, id, user_id, version, state)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, nanos(now), ch.Tenant, ch.Principal, ch.Op, ch.Kind, ch.ID, ch.UserID, ch.Version, state)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, nanos(now), ch.Tenant, ch.Principal, ch.Op, ch.Kind, ch.ID, ch.UserID, ch.Version,
+		ch.StoredState())
 	return err
 }
 
@@ -68,11 +60,7 @@ func scanChange(row scanner) (*contextd.Change, error) {
 	if err := row.Scan(&ch.Seq, &at, &ch.Tenant, &ch.Principal, &ch.Op, &ch.Kind, &ch.ID, &ch.UserID, &ch.Version, &state); err != nil {
 		return nil, err
 	}
-	ch.At = fromNanos(at)
-	ch.State = json.RawMessage("null")
-	if state.Valid {
-		ch.State = json.RawMessage(state.String)
-	}
+	ch.At, ch.State = fromNanos(at), contextd.StateFromStored(state.String, state.Valid)
 	return &ch, nil
 }
 
@@ -95,15 +83,10 @@ func (s *Store) Changes(ctx context.Context, sc contextd.Scope, f contextd.Chang
 	if !f.Until.IsZero() {
 		b.add("at <= ?", nanos(f.Until))
 	}
-	limit := f.Limit
-	if limit <= 0 || limit > 1000 {
-		limit = 100
-	}
-	var (
-		out  []*contextd.Change
-		next string
-	)
+	limit := f.StoreLimit()
+	out := []*contextd.Change{}
 	err := s.read(ctx, "changes", func(c *conn) error {
+		out = out[:0]
 		rows, err := c.QueryContext(ctx, `SELECT `+changeCols+` FROM changes WHERE `+b.where()+` ORDER BY seq LIMIT ?`,
 			append(b.args, limit+1)...)
 		if err != nil {
@@ -115,10 +98,6 @@ func (s *Store) Changes(ctx context.Context, sc contextd.Scope, f contextd.Chang
 			if err != nil {
 				return err
 			}
-			if len(out) == limit {
-				next = contextd.ChangeCursor(out[len(out)-1].Seq)
-				break
-			}
 			out = append(out, ch)
 		}
 		return rows.Err()
@@ -126,9 +105,7 @@ func (s *Store) Changes(ctx context.Context, sc contextd.Scope, f contextd.Chang
 	if err != nil {
 		return nil, "", err
 	}
-	if out == nil {
-		out = []*contextd.Change{}
-	}
+	out, next := contextd.CutPage(out, limit, contextd.ChangeSeqCursor)
 	return out, next, nil
 }
 
@@ -318,13 +295,9 @@ func (s *Store) ImportChanges(ctx context.Context, chs []*contextd.Change) error
 	}
 	return s.write(ctx, "import changes", func(tx *conn) error {
 		for _, ch := range chs {
-			var state any
-			if len(ch.State) > 0 && string(ch.State) != "null" {
-				state = string(ch.State)
-			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO changes (seq, at, tenant, principal, op, kind, id, user_id, version, state)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, ch.Seq, nanos(ch.At), ch.Tenant, ch.Principal, ch.Op, ch.Kind, ch.ID,
-				ch.UserID, ch.Version, state); err != nil {
+				ch.UserID, ch.Version, ch.StoredState()); err != nil {
 				if isUnique(err) {
 					return contextd.Errorf(contextd.ECONFLICT, "change %d is already in the log", ch.Seq)
 				}

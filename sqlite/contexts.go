@@ -120,7 +120,7 @@ func (s *Store) CreateContexts(ctx context.Context, sc contextd.Scope, items []c
 			if err := indexContext(ctx, tx, pks[i], c.Title, c.Content); err != nil {
 				return err
 			}
-			if err := putVector(ctx, tx, contextd.VectorContext, pks[i], it.Vector, it.VectorModel); err != nil {
+			if err := putNewVector(ctx, tx, contextd.VectorContext, pks[i], it.Vector, it.VectorModel, now); err != nil {
 				return err
 			}
 			if err := writeContextTags(ctx, tx, sc.Tenant, pks[i], c.Tags, now); err != nil {

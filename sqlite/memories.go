@@ -115,7 +115,7 @@ func (s *Store) CreateMemories(ctx context.Context, sc contextd.Scope, items []c
 			if err := indexMemory(ctx, tx, pk, m.Content); err != nil {
 				return err
 			}
-			if err := putVector(ctx, tx, contextd.VectorMemory, pk, items[i].Vector, items[i].VectorModel); err != nil {
+			if err := putNewVector(ctx, tx, contextd.VectorMemory, pk, items[i].Vector, items[i].VectorModel, now); err != nil {
 				return err
 			}
 			if err := writeMemoryTags(ctx, tx, sc.Tenant, pk, m.Tags, now); err != nil {

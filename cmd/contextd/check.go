@@ -9,23 +9,34 @@ import (
 	"text/tabwriter"
 
 	"github.com/contextd/contextd"
+	"github.com/contextd/contextd/embed"
 )
 
 const checkUsage = `Usage: contextd check [--full] [--json]
 
-Checks that the configured store's full-text indexes agree with its rows:
-every row indexed, no indexed row left without its row, and the indexes
-internally consistent. These checks only read, so they are safe beside a
-running server.
+Checks that the configured store agrees with itself:
+  - full-text indexes: every row indexed, no indexed row left without its
+    row, the indexes internally consistent;
+  - change log: no seq missing from the oldest retained change to the last
+    one given, and the newest 1000 changes in time order and matching their
+    objects (a live object's newest change holds its version and time; an
+    object whose newest change is not a delete has its row);
+  - vectors (with EMBEDDINGS_PROVIDER set): every context and memory
+    created with an embedder has a vector of the configured model, of its
+    dimensions, and no vector lacks its row. Vectors of another model, and
+    rows from before semantic search was on or restored without a vector,
+    are reported with a hint to run contextd reindex; they do not fail.
+These checks only read, so they are safe beside a running server.
 
---full also re-tokenizes every row and compares it with the index, and reads
-every page of the database. It takes each index's write lock in turn: the
-writes of a running server wait meanwhile (about 15 µs per row and index),
-so prefer a quiet moment on a large store.
+--full also re-tokenizes every row and compares it with the index, reads
+every page of the database, and compares the whole change log with every
+row (one index lookup per row and per logged object). The full-text part
+takes each index's write lock in turn: the writes of a running server wait
+meanwhile (about 15 µs per row and index), so prefer a quiet moment on a
+large store.
 
 The exit status is 0 when every check passes, 1 when one fails (the report
-says which) or the check cannot run. This version keeps no change log and
-no vector index, so there is nothing of theirs to check yet.
+says which) or the check cannot run.
 
 Flags:
 `
@@ -55,7 +66,13 @@ func runCheck(ctx context.Context, args []string, getenv func(string) string, st
 	if !ok {
 		return contextd.Errorf(contextd.EINVALID, "the %s store cannot check its integrity", store.Kind())
 	}
-	rep, err := checker.Check(ctx, contextd.CheckOptions{Full: *full})
+	e, err := embed.New(embedderConfig(cfg))
+	if err != nil {
+		return err
+	}
+	opts := vectorCheckOptions(e)
+	opts.Full = *full
+	rep, err := checker.Check(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("check: %w", err)
 	}
@@ -107,4 +124,13 @@ func printReport(w io.Writer, kind string, rep *contextd.CheckReport) {
 		verdict = "FAILED"
 	}
 	fmt.Fprintf(w, "\nintegrity: %s (%d checks in %.0f ms)\n", verdict, len(rep.Items), rep.DurationMs)
+}
+
+// vectorCheckOptions are the check options that make a store check its
+// vectors against e's model (none when e is nil: semantic search is off).
+func vectorCheckOptions(e contextd.Embedder) contextd.CheckOptions {
+	if e == nil {
+		return contextd.CheckOptions{}
+	}
+	return contextd.CheckOptions{VectorModel: e.Model(), VectorDims: e.Dimensions()}
 }

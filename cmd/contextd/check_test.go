@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -36,13 +37,14 @@ func TestCheckCommand(t *testing.T) {
 	}
 
 	out, err := check()
-	if err != nil || !strings.Contains(out, "contexts_fts rows       1 rows, 1 indexed") || !strings.Contains(out, "integrity: ok (8 checks") ||
-		!strings.Contains(out, "note: change log") {
+	if err != nil || !strings.Contains(out, "contexts_fts rows       1 rows, 1 indexed") || !strings.Contains(out, "integrity: ok (13 checks") ||
+		!regexp.MustCompile(`ok +change log continuity +seq 1\.\.1, 1 changes`).MatchString(out) ||
+		!strings.Contains(out, "have no vector (run contextd reindex)") || strings.Contains(out, "note:") {
 		t.Fatalf("healthy store: %v\n%s", err, out)
 	}
 	out, err = check("--full", "--json")
 	var rep contextd.CheckReport
-	if err != nil || json.Unmarshal([]byte(out), &rep) != nil || !rep.OK || !rep.Full || len(rep.Items) != 13 {
+	if err != nil || json.Unmarshal([]byte(out), &rep) != nil || !rep.OK || !rep.Full || len(rep.Items) != 18 {
 		t.Fatalf("--full --json: %v\n%s", err, out)
 	}
 
@@ -56,7 +58,7 @@ func TestCheckCommand(t *testing.T) {
 	}
 	db.Close()
 	out, err = check()
-	if err == nil || !strings.Contains(err.Error(), "integrity check failed: 2 of 8") || !strings.Contains(out, "FAIL  contexts_fts rows       1 rows of contexts are not indexed") {
+	if err == nil || !strings.Contains(err.Error(), "integrity check failed: 2 of 13") || !strings.Contains(out, "FAIL  contexts_fts rows       1 rows of contexts are not indexed") {
 		t.Fatalf("damaged store: %v\n%s", err, out)
 	}
 	if _, err := check("extra"); err == nil {

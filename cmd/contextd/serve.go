@@ -149,6 +149,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		StateFile:         filepath.Join(cfg.DataDir, "monitor-state.json"),
 		Interval:          time.Duration(cfg.HealthCheckInterval),
 		IntegrityInterval: integrity,
+		Integrity:         vectorCheckOptions(svc.Embedder),
 		Webhooks:          splitList(cfg.AlertWebhookURLs),
 		AlertmanagerURL:   cfg.AlertmanagerURL,
 		Logger:            logger,
