@@ -338,6 +338,55 @@ func semanticTests() []test {
 				s.t.Fatalf("backlog after reindex = %v", b)
 			}
 		}},
+		{"semantic/hybrid memory search lifts the session neighbours of a hit", func(e *env) {
+			s := newSemEnv(e)
+			at := func(min int) time.Time { return Epoch.Add(time.Duration(min) * time.Minute) }
+			mk := func(id, content, typ, session string, min int) contextd.MemoryCreate {
+				return contextd.MemoryCreate{ID: id, Content: content, Type: typ, SessionID: session, Timestamp: at(min)}
+			}
+			// The reply "a-reply" follows the question in session s1; its
+			// twin "z-reply" (same text) is in s2, next to it in time only.
+			// Created out of time order: neighbours go by timestamp.
+			if _, err := s.svc.CreateMemories(s.ctx, s.p, []contextd.MemoryCreate{
+				mk("a-reply", "Lisbon with my sister", contextd.MemoryFact, "s1", 2),
+				mk("q", "any holiday plans this summer", contextd.MemoryFact, "s1", 1),
+				mk("z-reply", "Lisbon with my sister", contextd.MemoryFact, "s2", 3),
+				mk("pref", "Lisbon with my sister", contextd.MemoryPreference, "s1", 0),
+				mk("far", "bought a sedan", contextd.MemoryFact, "s1", 9),
+			}, true); err != nil {
+				s.t.Fatal(err)
+			}
+			hits, err := s.svc.SearchMemories(s.ctx, s.p, contextd.MemorySearch{Query: "holiday plans", Mode: contextd.ModeHybrid,
+				Types: []string{contextd.MemoryFact}, Explain: true, Limit: 10})
+			if err != nil {
+				s.t.Fatal(err)
+			}
+			var got []string
+			share := map[string]*float64{}
+			for _, h := range hits {
+				got = append(got, h.Memory.ID)
+				share[h.Memory.ID] = h.Explain.Neighbour
+			}
+			if len(got) < 3 || got[0] != "q" || slices.Index(got, "a-reply") > slices.Index(got, "z-reply") {
+				s.t.Fatalf("hybrid holiday plans = %v, want q first, its neighbour a-reply before its twin z-reply", got)
+			}
+			if slices.Contains(got, "pref") {
+				s.t.Fatalf("the neighbour of another type came back: %v", got)
+			}
+			if share["a-reply"] == nil || *share["a-reply"] <= 0 || share["z-reply"] != nil {
+				s.t.Fatalf("neighbour shares a-reply %v, z-reply %v; want a share for a-reply only", share["a-reply"], share["z-reply"])
+			}
+			// Semantic search does not expand.
+			hits, err = s.svc.SearchMemories(s.ctx, s.p, contextd.MemorySearch{Query: "holiday plans", Mode: contextd.ModeSemantic, Explain: true, Limit: 10})
+			if err != nil {
+				s.t.Fatal(err)
+			}
+			for _, h := range hits {
+				if h.Explain.Neighbour != nil {
+					s.t.Fatalf("semantic search gave %s a neighbour share", h.Memory.ID)
+				}
+			}
+		}},
 		{"semantic/off is a clear 400", func(e *env) {
 			svc := contextd.NewService(e.s)
 			p := &contextd.Principal{Tenant: "acme", Role: contextd.RoleAdmin}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,6 +39,10 @@ func runEval(ctx context.Context, args []string, getenv func(string) string, std
 	bw := fset.Float64("bm25-weight", contextd.BM25Weight, "hybrid: weight of the BM25 list")
 	vw := fset.Float64("vector-weight", contextd.VectorWeight, "hybrid: weight of the vector list")
 	rrfK := fset.Float64("rrf-k", contextd.RRFK, "hybrid: the k of reciprocal rank fusion")
+	nw := fset.Float64("neighbour-weight", contextd.NeighbourWeight, "hybrid memory search: share of relevance passed to session neighbours (0: off)")
+	nd := fset.Float64("neighbour-decay", contextd.NeighbourDecay, "hybrid memory search: damping of the share per further step")
+	nwin := fset.Int("neighbour-window", contextd.NeighbourWindow, "hybrid memory search: neighbours each side that receive a share")
+	nseeds := fset.Int("neighbour-seeds", contextd.NeighbourSeeds, "hybrid memory search: how many of the best results pass shares on")
 	if err := fset.Parse(args); err != nil {
 		return err
 	}
@@ -45,6 +50,7 @@ func runEval(ctx context.Context, args []string, getenv func(string) string, std
 		return usageError{"usage: contextd eval locomo PATH (the folder of locomo10.json and audit-errors.json, or locomo10.json itself)"}
 	}
 	contextd.Fusion, contextd.BM25Weight, contextd.VectorWeight, contextd.RRFK = *fusion, *bw, *vw, *rrfK
+	contextd.NeighbourWeight, contextd.NeighbourDecay, contextd.NeighbourWindow, contextd.NeighbourSeeds = *nw, *nd, *nwin, *nseeds
 	evalModes = strings.Split(*modes, ",")
 	path := fset.Arg(1)
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
@@ -113,6 +119,7 @@ func runEval(ctx context.Context, args []string, getenv func(string) string, std
 			a.n++
 		}
 	}
+	lat := map[string][]time.Duration{} // per mode, each search request's round trip
 	start := time.Now()
 	for ci, conv := range convs {
 		tenant := "locomo-" + strconv.Itoa(ci)
@@ -128,6 +135,9 @@ func runEval(ctx context.Context, args []string, getenv func(string) string, std
 			for j, t := range batch {
 				items[j] = map[string]any{"id": t.id, "type": "context", "content": t.text, "sessionId": t.session,
 					"metadata": map[string]any{"diaId": t.diaID, "date": t.date}}
+				if !t.at.IsZero() {
+					items[j]["timestamp"] = t.at
+				}
 			}
 			if err := c.post(ctx, "/v1/memories/batch", map[string]any{"items": items}, nil); err != nil {
 				return fmt.Errorf("conversation %d: storing turns: %w", ci, err)
@@ -148,9 +158,11 @@ func runEval(ctx context.Context, args []string, getenv func(string) string, std
 					} `json:"results"`
 				}
 				body := map[string]any{"query": q.question, "mode": mode, "limit": evalKs[len(evalKs)-1]}
+				t1 := time.Now()
 				if err := c.post(ctx, "/v1/memories/search", body, &res); err != nil {
 					return fmt.Errorf("conversation %d question %d (%s): %w", ci, qi, mode, err)
 				}
+				lat[mode] = append(lat[mode], time.Since(t1))
 				ids := make([]string, len(res.Results))
 				for i, r := range res.Results {
 					ids[i] = r.Memory.ID
@@ -167,7 +179,9 @@ func runEval(ctx context.Context, args []string, getenv func(string) string, std
 	fmt.Fprintf(stderr, "done in %s\n", time.Since(start).Round(time.Millisecond))
 
 	cats := map[int]string{0: "all", 1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
-	fmt.Fprintf(stdout, "hybrid: fusion %s, bm25 weight %g, vector weight %g, rrf k %g\n", contextd.Fusion, contextd.BM25Weight, contextd.VectorWeight, contextd.RRFK)
+	fmt.Fprintf(stdout, "hybrid: fusion %s, bm25 weight %g, vector weight %g, rrf k %g; neighbours weight %g, decay %g, window %d, seeds %d\n",
+		contextd.Fusion, contextd.BM25Weight, contextd.VectorWeight, contextd.RRFK,
+		contextd.NeighbourWeight, contextd.NeighbourDecay, contextd.NeighbourWindow, contextd.NeighbourSeeds)
 	fmt.Fprintf(stdout, "LoCoMo turn recall (%s), original evidence | corrected evidence (audit-errors.json)\n", svc.Embedder.Model())
 	fmt.Fprintf(stdout, "%-9s %-12s %5s | %-27s | %-27s\n", "mode", "category", "n", "@5     @10    @25    @50", "@5     @10    @25    @50")
 	for _, mode := range evalModes {
@@ -189,6 +203,15 @@ func runEval(ctx context.Context, args []string, getenv func(string) string, std
 			}
 			fmt.Fprintln(stdout, strings.TrimRight(line, " "))
 		}
+	}
+	for _, mode := range evalModes {
+		d := lat[mode]
+		if len(d) == 0 {
+			continue
+		}
+		slices.Sort(d)
+		fmt.Fprintf(stdout, "%-9s search latency (HTTP round trip, in process): p50 %s, p95 %s, %d queries\n", mode,
+			d[len(d)/2].Round(10*time.Microsecond), d[len(d)*95/100].Round(10*time.Microsecond), len(d))
 	}
 	return nil
 }
@@ -251,7 +274,11 @@ func (c *evalClient) post(ctx context.Context, path string, body, out any) error
 
 type locomoTurn struct {
 	id, diaID, session, date, text string
+	at                             time.Time // the turn's timestamp; zero when the session date does not parse
 }
+
+// locomoDate is the layout of LoCoMo's session dates ("1:56 pm on 8 May, 2023").
+const locomoDate = "3:04 pm on 2 January, 2006"
 
 type locomoQA struct {
 	question string
@@ -307,7 +334,15 @@ func readLocomo(path string) ([]locomoConv, error) {
 			if err := json.Unmarshal(d.Conversation["session_"+strconv.Itoa(n)], &turns); err != nil {
 				return nil, fmt.Errorf("%s: conversation %d session %d: %w", path, ci, n, err)
 			}
-			for _, t := range turns {
+			// A client storing a conversation gives each turn the time it
+			// was said. LoCoMo has only the session's start, so the turns
+			// of a session are one second apart from it, in order.
+			start, _ := time.Parse(locomoDate, date)
+			for ti, t := range turns {
+				var at time.Time
+				if !start.IsZero() {
+					at = start.Add(time.Duration(ti) * time.Second)
+				}
 				text := t.Speaker + ` said, "` + t.Text + `"`
 				if t.BlipCaption != "" {
 					text += " and shared " + t.BlipCaption
@@ -317,7 +352,7 @@ func readLocomo(path string) ([]locomoConv, error) {
 					return nil, fmt.Errorf("%s: conversation %d: bad dia_id %q", path, ci, t.DiaID)
 				}
 				out[ci].turns = append(out[ci].turns, locomoTurn{id: ids[0], diaID: t.DiaID,
-					session: "session-" + strconv.Itoa(n), date: date, text: text})
+					session: "session-" + strconv.Itoa(n), date: date, text: text, at: at})
 			}
 		}
 		for _, q := range d.QA {
