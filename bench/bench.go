@@ -44,6 +44,9 @@ runs search at concurrency 4 whatever --concurrency says):
   memory-write   POST /v1/memories
   memory-search  POST /v1/memories/search, 2-4 words, top 10
   graph          GET /v1/contexts/{id}/graph?depth=2&direction=both
+  semantic       POST /v1/search mode semantic, 2-4 words, top 10, half filtered
+                 (type, tag, or type + metadata); needs the server's embedder
+  hybrid         the same in mode hybrid (BM25 and vectors fused)
   mixed          60% reads (get, list, graph), 25% searches, 15% writes
   health         GET /health
 
