@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"hash/fnv"
 	"math"
@@ -385,6 +386,29 @@ func semanticTests() []test {
 				if h.Explain.Neighbour != nil {
 					s.t.Fatalf("semantic search gave %s a neighbour share", h.Memory.ID)
 				}
+			}
+		}},
+		{"semantic/imported rows get vectors", func(e *env) {
+			s := newSemEnv(e)
+			s.create(contextd.ContextCreate{ID: "a", Title: "Puppy", Content: "training"})
+			if _, err := s.svc.CreateMemories(s.ctx, s.p, []contextd.MemoryCreate{{ID: "m1", Type: contextd.MemoryFact, Content: "walks the hound", SessionID: "s1"}}, true); err != nil {
+				s.t.Fatal(err)
+			}
+			var export bytes.Buffer
+			if _, err := s.svc.Export(s.ctx, s.p, s.t.TempDir(), &export); err != nil {
+				s.t.Fatal(err)
+			}
+			beta := &contextd.Principal{Tenant: "beta", Role: contextd.RoleAdmin, Subject: "t"}
+			if _, err := s.svc.Import(s.ctx, beta, &export); err != nil {
+				s.t.Fatal(err)
+			}
+			r, err := s.svc.Search(s.ctx, beta, contextd.SearchQuery{Query: "dog", Mode: contextd.ModeSemantic, Limit: 10})
+			if err != nil || !slices.Equal(idsOf(r), []string{"a"}) || r.Results[0].Score <= 0 {
+				s.t.Fatalf("semantic search of the imported tenant = %v, %v; want [a] with a positive score", r, err)
+			}
+			hits, err := s.svc.SearchMemories(s.ctx, beta, contextd.MemorySearch{Query: "dog", Mode: contextd.ModeSemantic})
+			if err != nil || len(hits) != 1 || hits[0].Memory.ID != "m1" || hits[0].Score <= 0 {
+				s.t.Fatalf("semantic memory search of the imported tenant = %v, %v; want m1 with a positive score", hits, err)
 			}
 		}},
 		{"semantic/off is a clear 400", func(e *env) {
