@@ -43,6 +43,7 @@ func runEval(ctx context.Context, args []string, getenv func(string) string, std
 	nd := fset.Float64("neighbour-decay", contextd.NeighbourDecay, "hybrid memory search: damping of the share per further step")
 	nwin := fset.Int("neighbour-window", contextd.NeighbourWindow, "hybrid memory search: neighbours each side that receive a share")
 	nseeds := fset.Int("neighbour-seeds", contextd.NeighbourSeeds, "hybrid memory search: how many of the best results pass shares on")
+	only := fset.String("conversations", "", "comma list of the conversation numbers (from 0) to run; default all")
 	if err := fset.Parse(args); err != nil {
 		return err
 	}
@@ -59,6 +60,14 @@ func runEval(ctx context.Context, args []string, getenv func(string) string, std
 	convs, err := readLocomo(path)
 	if err != nil {
 		return err
+	}
+	pick := map[int]bool{}
+	for _, f := range strings.FieldsFunc(*only, func(r rune) bool { return r == ',' }) {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 0 || n >= len(convs) {
+			return usageError{fmt.Sprintf("-conversations: %q is not a conversation number of 0..%d", f, len(convs)-1)}
+		}
+		pick[n] = true
 	}
 	audit, err := readAudit(filepath.Join(filepath.Dir(path), "audit-errors.json"))
 	if err != nil {
@@ -122,6 +131,9 @@ func runEval(ctx context.Context, args []string, getenv func(string) string, std
 	lat := map[string][]time.Duration{} // per mode, each search request's round trip
 	start := time.Now()
 	for ci, conv := range convs {
+		if len(pick) > 0 && !pick[ci] {
+			continue
+		}
 		tenant := "locomo-" + strconv.Itoa(ci)
 		_, key, err := svc.NewAPIKey(ctx, contextd.KeyCreate{Tenant: tenant, Role: contextd.RoleWriter, Name: "eval"})
 		if err != nil {
