@@ -343,6 +343,18 @@ func (s *Service) searchVectors(ctx context.Context, p *Principal, q SearchQuery
 	var fused []fusedID
 	if q.Mode == ModeHybrid {
 		fused = fuse(blist, vlist)
+		cands := make([]*contextCandidate, len(fused))
+		for i, f := range fused {
+			cands[i] = &contextCandidate{id: f.id, rel: f.explain.Fused, explain: f.explain}
+		}
+		if cands, err = s.expandGraphNeighbours(ctx, p, vs, q, vec, cands); err != nil {
+			return nil, err
+		}
+		fused = fused[:0]
+		for _, c := range cands {
+			c.explain.Fused = c.rel
+			fused = append(fused, fusedID{id: c.id, explain: c.explain})
+		}
 	} else {
 		fused = fuse(nil, vlist)
 		for i := range fused {

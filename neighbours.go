@@ -189,3 +189,147 @@ func memoryMatches(q MemorySearch, m *Memory, now time.Time) bool {
 	}
 	return true
 }
+
+// Graph-neighbour expansion of hybrid context search: the same damped
+// propagation as for memories, over relationships instead of session
+// order. Each of the best NeighbourSeeds results passes
+// NeighbourWeight · NeighbourDecay^(d−1) of its relevance to the contexts d
+// ≤ NeighbourWindow hops away along FOLLOWS and RELATES_TO edges, in either
+// direction (a conversation stored as contexts, each turn FOLLOWS the one
+// before, is the sequence case; RELATES_TO links what a client said
+// belongs together). Other edge types (CONTAINS, DERIVED_FROM, INFLUENCES,
+// custom ones) are not walked. A context with more than neighbourMaxEdges
+// edges of a type is a hub and passes nothing along that type. Neighbours
+// that neither list found join the results when they pass the search's
+// filters (checked by the vector index, exactly as a semantic search
+// filters); the walk stays in the caller's scope.
+
+// neighbourEdgeTypes are the relationship types the walk follows.
+var neighbourEdgeTypes = []string{RelFollows, RelRelatesTo}
+
+// neighbourMaxEdges bounds the edges of one type a context may have and
+// still pass shares along them.
+const neighbourMaxEdges = 50
+
+// contextCandidate is a context in a hybrid search with its relevance so far.
+type contextCandidate struct {
+	id      string
+	rel     float64
+	explain HitExplain
+}
+
+// expandGraphNeighbours applies graph-neighbour expansion to cands and
+// returns them, new neighbours that pass the filters of q included.
+func (s *Service) expandGraphNeighbours(ctx context.Context, p *Principal, vs VectorStore, q SearchQuery, vec []float32, cands []*contextCandidate) ([]*contextCandidate, error) {
+	if NeighbourWeight <= 0 || NeighbourWindow <= 0 || NeighbourSeeds <= 0 || len(cands) == 0 {
+		return cands, nil
+	}
+	seeds := slices.Clone(cands)
+	sort.SliceStable(seeds, func(i, j int) bool { return seeds[i].rel > seeds[j].rel })
+	seeds = seeds[:min(len(seeds), NeighbourSeeds)]
+
+	edges := map[string][]string{} // context -> its neighbours along the walked types
+	around := func(id string) ([]string, error) {
+		if n, ok := edges[id]; ok {
+			return n, nil
+		}
+		var out []string
+		for _, typ := range neighbourEdgeTypes {
+			rs, err := s.Store.FindRelationships(ctx, p.Scope(), RelationshipFilter{ContextID: id, Direction: DirectionBoth, Type: typ})
+			if ErrorCode(err) == ENOTFOUND {
+				break // deleted since
+			} else if err != nil {
+				return nil, err
+			}
+			if len(rs) > neighbourMaxEdges {
+				continue
+			}
+			for _, r := range rs {
+				other := r.TargetID
+				if other == id {
+					other = r.SourceID
+				}
+				if other != id {
+					out = append(out, other)
+				}
+			}
+		}
+		edges[id] = out
+		return out, nil
+	}
+
+	share := map[string]float64{}
+	for _, c := range seeds {
+		if c.rel <= 0 {
+			continue
+		}
+		seen := map[string]bool{c.id: true}
+		frontier := []string{c.id}
+		w := NeighbourWeight
+		for d := 1; d <= NeighbourWindow && len(frontier) > 0; d++ {
+			var next []string
+			for _, id := range frontier {
+				ns, err := around(id)
+				if err != nil {
+					return nil, err
+				}
+				for _, n := range ns {
+					if seen[n] {
+						continue
+					}
+					seen[n] = true
+					next = append(next, n)
+					if v := w * c.rel; v > share[n] {
+						share[n] = v
+					}
+				}
+			}
+			frontier = next
+			w *= NeighbourDecay
+		}
+	}
+
+	byID := map[string]*contextCandidate{}
+	for _, c := range cands {
+		byID[c.id] = c
+	}
+	var fresh []string
+	for id := range share {
+		if byID[id] == nil {
+			fresh = append(fresh, id)
+		}
+	}
+	if len(fresh) > 0 {
+		sort.Strings(fresh)
+		// Which new neighbours pass the filters: the index checks them.
+		pass, _, err := vs.NearestVectors(ctx, VectorContext, vec,
+			VectorFilter{Scope: p.Scope(), Contexts: &q.Filters, Now: s.now(), IDs: fresh}, len(fresh))
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range pass {
+			c := &contextCandidate{id: h.ID}
+			cands = append(cands, c)
+			byID[h.ID] = c
+		}
+	}
+	for id, v := range share {
+		if c := byID[id]; c != nil {
+			v := v
+			c.explain.Neighbour = &v
+		}
+	}
+	for _, c := range cands {
+		if c.explain.Neighbour != nil {
+			c.rel += *c.explain.Neighbour
+		}
+		c.rel /= 1 + NeighbourWeight
+	}
+	sort.SliceStable(cands, func(i, j int) bool {
+		if cands[i].rel != cands[j].rel {
+			return cands[i].rel > cands[j].rel
+		}
+		return cands[i].id < cands[j].id
+	})
+	return cands, nil
+}

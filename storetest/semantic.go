@@ -388,6 +388,34 @@ func semanticTests() []test {
 				}
 			}
 		}},
+		{"semantic/hybrid context search lifts graph neighbours", func(e *env) {
+			s := newSemEnv(e)
+			twin := "Lisbon with my sister"
+			follows := []contextd.RelationshipCreate{{Type: contextd.RelFollows, TargetID: "q"}}
+			s.create(contextd.ContextCreate{ID: "q", Title: "Question", Content: "any holiday plans this summer"})
+			// z-linked FOLLOWS q; its twin a-twin (same text) is linked to
+			// nothing, and would come first on a tie (ids ascending).
+			s.create(
+				contextd.ContextCreate{ID: "z-linked", Title: "Reply", Content: twin, Relationships: follows},
+				contextd.ContextCreate{ID: "a-twin", Title: "Reply", Content: twin},
+				contextd.ContextCreate{ID: "b-task", Title: "Reply", Content: twin, Type: "task",
+					Relationships: []contextd.RelationshipCreate{{Type: contextd.RelRelatesTo, TargetID: "q"}}},
+				contextd.ContextCreate{ID: "c-part", Title: "Reply", Content: twin,
+					Relationships: []contextd.RelationshipCreate{{Type: contextd.RelContains, TargetID: "q"}}},
+			)
+			r := s.search(contextd.SearchQuery{Query: "holiday plans", Mode: contextd.ModeHybrid, Explain: true, Limit: 10,
+				Filters: contextd.SearchFilters{Types: []string{contextd.DefaultContextType}}})
+			got := idsOf(r)
+			if len(got) != 4 || got[0] != "q" || got[1] != "z-linked" || slices.Contains(got, "b-task") {
+				s.t.Fatalf("hybrid holiday plans = %v, want q, then z-linked (FOLLOWS q), no task", got)
+			}
+			for _, h := range r.Results {
+				id, nb := h.Context.ID, h.Explain.Neighbour
+				if (id == "z-linked") != (nb != nil) {
+					s.t.Fatalf("%s: neighbour share %v; want one for z-linked only (CONTAINS is not walked)", id, nb)
+				}
+			}
+		}},
 		{"semantic/imported rows get vectors", func(e *env) {
 			s := newSemEnv(e)
 			s.create(contextd.ContextCreate{ID: "a", Title: "Puppy", Content: "training"})

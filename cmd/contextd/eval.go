@@ -43,6 +43,7 @@ func runEval(ctx context.Context, args []string, getenv func(string) string, std
 	nd := fset.Float64("neighbour-decay", contextd.NeighbourDecay, "hybrid memory search: damping of the share per further step")
 	nwin := fset.Int("neighbour-window", contextd.NeighbourWindow, "hybrid memory search: neighbours each side that receive a share")
 	nseeds := fset.Int("neighbour-seeds", contextd.NeighbourSeeds, "hybrid memory search: how many of the best results pass shares on")
+	as := fset.String("as", "memories", "store each turn as one of: memories (POST /v1/memories/batch, searched by /v1/memories/search) or contexts (POST /v1/contexts/batch, each turn FOLLOWS the one before it in its session, searched by /v1/search)")
 	only := fset.String("conversations", "", "comma list of the conversation numbers (from 0) to run; default all")
 	if err := fset.Parse(args); err != nil {
 		return err
@@ -60,6 +61,9 @@ func runEval(ctx context.Context, args []string, getenv func(string) string, std
 	convs, err := readLocomo(path)
 	if err != nil {
 		return err
+	}
+	if *as != "memories" && *as != "contexts" {
+		return usageError{fmt.Sprintf("-as: %q is neither memories nor contexts", *as)}
 	}
 	pick := map[int]bool{}
 	for _, f := range strings.FieldsFunc(*only, func(r rune) bool { return r == ',' }) {
@@ -141,19 +145,8 @@ func runEval(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		c := &evalClient{base: srv.URL, key: key, http: srv.Client()}
 		t0 := time.Now()
-		for i := 0; i < len(conv.turns); i += contextd.MaxBatchItems {
-			batch := conv.turns[i:min(len(conv.turns), i+contextd.MaxBatchItems)]
-			items := make([]map[string]any, len(batch))
-			for j, t := range batch {
-				items[j] = map[string]any{"id": t.id, "type": "context", "content": t.text, "sessionId": t.session,
-					"metadata": map[string]any{"diaId": t.diaID, "date": t.date}}
-				if !t.at.IsZero() {
-					items[j]["timestamp"] = t.at
-				}
-			}
-			if err := c.post(ctx, "/v1/memories/batch", map[string]any{"items": items}, nil); err != nil {
-				return fmt.Errorf("conversation %d: storing turns: %w", ci, err)
-			}
+		if err := storeTurns(ctx, c, conv.turns, *as); err != nil {
+			return fmt.Errorf("conversation %d: storing turns: %w", ci, err)
 		}
 		fmt.Fprintf(stderr, "conversation %d: %d turns stored in %s; %d questions\n", ci, len(conv.turns), time.Since(t0).Round(time.Millisecond), len(conv.qa))
 		for qi, q := range conv.qa {
@@ -162,23 +155,13 @@ func runEval(ctx context.Context, args []string, getenv func(string) string, std
 				sets[1] = fixed
 			}
 			for _, mode := range evalModes {
-				var res struct {
-					Results []struct {
-						Memory struct {
-							ID string `json:"id"`
-						} `json:"memory"`
-					} `json:"results"`
-				}
 				body := map[string]any{"query": q.question, "mode": mode, "limit": evalKs[len(evalKs)-1]}
 				t1 := time.Now()
-				if err := c.post(ctx, "/v1/memories/search", body, &res); err != nil {
+				ids, err := searchTurns(ctx, c, body, *as)
+				if err != nil {
 					return fmt.Errorf("conversation %d question %d (%s): %w", ci, qi, mode, err)
 				}
 				lat[mode] = append(lat[mode], time.Since(t1))
-				ids := make([]string, len(res.Results))
-				for i, r := range res.Results {
-					ids[i] = r.Memory.ID
-				}
 				for set := range sets {
 					if len(sets[set]) == 0 {
 						continue
@@ -194,7 +177,7 @@ func runEval(ctx context.Context, args []string, getenv func(string) string, std
 	fmt.Fprintf(stdout, "hybrid: fusion %s, bm25 weight %g, vector weight %g, rrf k %g; neighbours weight %g, decay %g, window %d, seeds %d\n",
 		contextd.Fusion, contextd.BM25Weight, contextd.VectorWeight, contextd.RRFK,
 		contextd.NeighbourWeight, contextd.NeighbourDecay, contextd.NeighbourWindow, contextd.NeighbourSeeds)
-	fmt.Fprintf(stdout, "LoCoMo turn recall (%s), original evidence | corrected evidence (audit-errors.json)\n", svc.Embedder.Model())
+	fmt.Fprintf(stdout, "LoCoMo turn recall (turns as %s, %s), original evidence | corrected evidence (audit-errors.json)\n", *as, svc.Embedder.Model())
 	fmt.Fprintf(stdout, "%-9s %-12s %5s | %-27s | %-27s\n", "mode", "category", "n", "@5     @10    @25    @50", "@5     @10    @25    @50")
 	for _, mode := range evalModes {
 		keys := make([]int, 0, len(scores[mode][0]))
@@ -226,6 +209,64 @@ func runEval(ctx context.Context, args []string, getenv func(string) string, std
 			d[len(d)/2].Round(10*time.Microsecond), d[len(d)*95/100].Round(10*time.Microsecond), len(d))
 	}
 	return nil
+}
+
+// storeTurns stores a conversation's turns through the API, as memories or
+// as contexts. Either way a turn keeps its session and its time; as
+// contexts, each turn FOLLOWS the one before it in its session, as a client
+// storing a conversation as linked contexts would.
+func storeTurns(ctx context.Context, c *evalClient, turns []locomoTurn, as string) error {
+	route := "/v1/memories/batch"
+	if as == "contexts" {
+		route = "/v1/contexts/batch"
+	}
+	for i := 0; i < len(turns); i += contextd.MaxBatchItems {
+		batch := turns[i:min(len(turns), i+contextd.MaxBatchItems)]
+		items := make([]map[string]any, len(batch))
+		for j, t := range batch {
+			meta := map[string]any{"diaId": t.diaID, "date": t.date}
+			if as == "contexts" {
+				items[j] = map[string]any{"id": t.id, "title": t.diaID, "content": t.text, "sessionId": t.session, "metadata": meta}
+				if k := i + j; k > 0 && turns[k-1].session == t.session {
+					items[j]["relationships"] = []map[string]any{{"type": contextd.RelFollows, "targetId": turns[k-1].id}}
+				}
+				continue
+			}
+			items[j] = map[string]any{"id": t.id, "type": "context", "content": t.text, "sessionId": t.session, "metadata": meta}
+			if !t.at.IsZero() {
+				items[j]["timestamp"] = t.at
+			}
+		}
+		if err := c.post(ctx, route, map[string]any{"items": items}, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// searchTurns runs one search and returns the ids of the turns found, best first.
+func searchTurns(ctx context.Context, c *evalClient, body map[string]any, as string) ([]string, error) {
+	var res struct {
+		Results []struct {
+			Memory  struct{ ID string } `json:"memory"`
+			Context struct{ ID string } `json:"context"`
+		} `json:"results"`
+	}
+	route := "/v1/memories/search"
+	if as == "contexts" {
+		route = "/v1/search"
+	}
+	if err := c.post(ctx, route, body, &res); err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(res.Results))
+	for i, r := range res.Results {
+		ids[i] = r.Memory.ID
+		if as == "contexts" {
+			ids[i] = r.Context.ID
+		}
+	}
+	return ids, nil
 }
 
 // turnRecall is, for each cut-off, the share of evidence turns among the first k ids.
