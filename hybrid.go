@@ -53,7 +53,8 @@ type HitExplain struct {
 	BM25Rank   int      `json:"bm25Rank,omitempty"`   // 1-based; 0 when absent
 	VectorRank int      `json:"vectorRank,omitempty"` // 1-based; 0 when absent
 	// Neighbour is the share of relevance received from a neighbouring
-	// result of the same session (hybrid memory search; see NeighbourWeight).
+	// result: of the same session for memories, along FOLLOWS or RELATES_TO
+	// for contexts (hybrid search only; see NeighbourWeight). Nil when none.
 	Neighbour *float64 `json:"neighbour,omitempty"`
 }
 

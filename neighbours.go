@@ -7,7 +7,9 @@ import (
 	"time"
 )
 
-// Session-neighbour expansion of hybrid memory search.
+// Neighbour expansion of hybrid search: session neighbours for memories
+// (here), graph neighbours for contexts (expandGraphNeighbours, below), with
+// the same parameters.
 //
 // A conversation stored as memories is a sequence: one memory per turn, the
 // turns of a session in time order. The answer to a question is often in a
@@ -25,15 +27,18 @@ import (
 // when it has at most NeighbourSessionMax memories (a longer session is not
 // walked), always within the caller's scope. Memories without a session
 // have no neighbours. This is score propagation over the session graph (a
-// one-step, damped random walk; cf. the "surrounding context" expansion of
-// conversational retrieval), not a learnt model, so it needs no training data.
+// short, damped walk, as in graph-based re-ranking and the "surrounding
+// context" expansion of conversational retrieval), not a learnt model, so
+// it needs no training data. Measured on LoCoMo (README): hybrid turn
+// recall@5/10/25/50 .585/.668/.755/.821 without it, .648/.741/.840/.892 with it.
 var (
 	// NeighbourWeight is the share of a result's relevance its nearest
 	// neighbours receive; 0 turns the expansion off.
 	NeighbourWeight = 0.5
 	// NeighbourDecay multiplies the share for each further step.
 	NeighbourDecay = 0.5
-	// NeighbourWindow is how many places each side of a result receive a share.
+	// NeighbourWindow is how many steps (places each side in a session,
+	// relationship hops) away from a result receive a share.
 	NeighbourWindow = 2
 	// NeighbourSeeds is how many of the best results pass shares on.
 	NeighbourSeeds = 20
