@@ -32,7 +32,11 @@ const (
 
 // scenarioNames lists the scenarios in the order "all" runs them.
 var scenarioNames = []string{opHealth, opCreate, opGet, opUpdate, opList, opSearch,
-	opMemoryWrite, opMemorySearch, opGraph, opSemantic, opHybrid, "mixed"}
+	opMemoryWrite, opMemorySearch, opGraph, "mixed"}
+
+// vectorScenarios run only when named: they need the server's embedder,
+// which may be a paid remote service (EMBEDDINGS_PROVIDER=openai) or off.
+var vectorScenarios = []string{opSemantic, opHybrid}
 
 // mixedWeights is the blend of the mixed scenario, in percent: 60% reads,
 // 25% searches, 15% writes.
