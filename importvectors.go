@@ -1,6 +1,19 @@
 package contextd
 
-import "context"
+import (
+	"context"
+	"io"
+)
+
+// ImportStreamVectors is ImportStream that also gives the imported contexts
+// and memories vectors of e (nil: none), batch by batch, as Service.Import
+// does: for `contextd import`, which has no Service request to go through.
+func ImportStreamVectors(ctx context.Context, st Store, e Embedder, r io.Reader, tenant, principal string) (*ImportResult, error) {
+	if _, ok := StoreAs[VectorStore](st); !ok {
+		e = nil
+	}
+	return importStream(ctx, st, e, r, tenant, principal)
+}
 
 // embedImported gives the contexts and memories of recs, just stored in
 // tenant by an import, vectors of e, so that semantic and hybrid search find
