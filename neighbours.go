@@ -320,8 +320,7 @@ func (s *Service) expandGraphNeighbours(ctx context.Context, p *Principal, vs Ve
 	}
 	for id, v := range share {
 		if c := byID[id]; c != nil {
-			v := v
-			c.explain.Neighbour = &v
+			c.explain.Neighbour = &v // v is per iteration (Go 1.22)
 		}
 	}
 	for _, c := range cands {
