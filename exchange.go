@@ -388,7 +388,11 @@ func (s *Service) Import(ctx context.Context, p *Principal, r io.Reader) (*Impor
 	if err := RequireBackupAdmin(p); err != nil {
 		return nil, err
 	}
-	return ImportStream(ctx, s.Store, r, p.Tenant, p.Subject)
+	e := s.Embedder
+	if _, ok := s.vectorStore(); !ok {
+		e = nil
+	}
+	return importStream(ctx, s.Store, e, r, p.Tenant, p.Subject)
 }
 
 // ImportStream loads an export into st, idempotently: an object already
@@ -400,6 +404,12 @@ func (s *Service) Import(ctx context.Context, p *Principal, r io.Reader) (*Impor
 // that tenant and API key lines are refused; with tenant "", each line goes
 // into its own tenant.
 func ImportStream(ctx context.Context, st Store, r io.Reader, tenant, principal string) (*ImportResult, error) {
+	return importStream(ctx, st, nil, r, tenant, principal)
+}
+
+// importStream is ImportStream that also gives the imported contexts and
+// memories vectors of e (nil: none), batch by batch.
+func importStream(ctx context.Context, st Store, e Embedder, r io.Reader, tenant, principal string) (*ImportResult, error) {
 	cl, ok := StoreAs[ChangeLog](st)
 	if !ok {
 		return nil, Errorf(EINVALID, "the %s store cannot import", st.Kind())
@@ -425,6 +435,9 @@ func ImportStream(ctx context.Context, st Store, r io.Reader, tenant, principal 
 		}
 		if len(put) > 0 {
 			if err := cl.RestoreObjects(ctx, sc, del, put); err != nil {
+				return err
+			}
+			if err := embedImported(ctx, st, e, sc.Tenant, put); err != nil {
 				return err
 			}
 		}

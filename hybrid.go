@@ -52,6 +52,10 @@ type HitExplain struct {
 	Fused      float64  `json:"fused"`
 	BM25Rank   int      `json:"bm25Rank,omitempty"`   // 1-based; 0 when absent
 	VectorRank int      `json:"vectorRank,omitempty"` // 1-based; 0 when absent
+	// Neighbour is the share of relevance received from a neighbouring
+	// result: of the same session for memories, along FOLLOWS or RELATES_TO
+	// for contexts (hybrid search only; see NeighbourWeight). Nil when none.
+	Neighbour *float64 `json:"neighbour,omitempty"`
 }
 
 // Fusion methods of hybrid search.
@@ -71,6 +75,9 @@ const (
 // built-in embedder (`contextd eval locomo`, README): RRF 1:1 .480/.580/.673/.779
 // turn recall@5/10/25/50 (128-dimension table), convex 0.5:0.5
 // .507/.613/.739/.797 (same), convex 0.7:0.3 .568/.654/.753/.815 (256 dims).
+// With the SIF-reweighted table and session-neighbour expansion the weights
+// matter little (0.7:0.3 .648/.741/.840/.892, 0.6:0.4 .644/.746/.845/.894,
+// 0.5:0.5 .641/.741/.845/.894), so they stay.
 var (
 	Fusion       = FusionConvex
 	RRFK         = 60.0
@@ -337,6 +344,18 @@ func (s *Service) searchVectors(ctx context.Context, p *Principal, q SearchQuery
 	var fused []fusedID
 	if q.Mode == ModeHybrid {
 		fused = fuse(blist, vlist)
+		cands := make([]*contextCandidate, len(fused))
+		for i, f := range fused {
+			cands[i] = &contextCandidate{id: f.id, rel: f.explain.Fused, explain: f.explain}
+		}
+		if cands, err = s.expandGraphNeighbours(ctx, p, vs, q, vec, cands); err != nil {
+			return nil, err
+		}
+		fused = fused[:0]
+		for _, c := range cands {
+			c.explain.Fused = c.rel
+			fused = append(fused, fusedID{id: c.id, explain: c.explain})
+		}
 	} else {
 		fused = fuse(nil, vlist)
 		for i := range fused {
@@ -419,7 +438,7 @@ func (s *Service) searchMemoryVectors(ctx context.Context, p *Principal, q Memor
 	if Fusion == FusionConvex {
 		best = 1
 	}
-	out := make([]*MemoryHit, 0, len(fused))
+	cands := make([]*memoryCandidate, 0, len(fused))
 	for _, f := range fused {
 		m := known[f.id]
 		if m == nil {
@@ -435,9 +454,18 @@ func (s *Service) searchMemoryVectors(ctx context.Context, p *Principal, q Memor
 		if q.Mode == ModeSemantic {
 			rel = max(0, *f.explain.Vector)
 		}
-		h := &MemoryHit{Memory: m, Score: rel * MemoryScore(0, false, m, now)}
+		cands = append(cands, &memoryCandidate{m: m, rel: rel, explain: f.explain})
+	}
+	if q.Mode == ModeHybrid {
+		if cands, err = s.expandNeighbours(ctx, p, q, cands, now); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]*MemoryHit, 0, len(cands))
+	for _, c := range cands {
+		h := &MemoryHit{Memory: c.m, Score: c.rel * MemoryScore(0, false, c.m, now)}
 		if q.Explain {
-			e := f.explain
+			e := c.explain
 			e.Fused = h.Score
 			h.Explain = &e
 		}

@@ -198,6 +198,10 @@ type VectorFilter struct {
 	Contexts *SearchFilters // for VectorContext
 	Memories *MemorySearch  // for VectorMemory
 	Now      time.Time
+	// IDs, when not nil, limits the search to these rows (the ones of
+	// them that pass the rest of the filter): a cheap exact filter check
+	// of a few rows.
+	IDs []string
 }
 
 // Nearest returns the k entries of a tenant's kind most similar to vec
@@ -213,6 +217,10 @@ func (x *VectorIndex) Nearest(ctx context.Context, kind string, vec []float32, f
 	q, qs := quantize(vec)
 	if len(q) != sh.dims && sh.n() > 0 {
 		return nil, 0, Errorf(EINVALID, "the query vector has %d dimensions, the index %d", len(q), sh.dims)
+	}
+	if f.IDs != nil {
+		hits, total := sh.nearestOf(q, qs, pred, f.IDs, k)
+		return hits, total, nil
 	}
 	n := sh.n()
 	if n > binaryFrom {
@@ -265,6 +273,31 @@ func (x *VectorIndex) Nearest(ctx context.Context, kind string, vec []float32, f
 		out[i] = VectorHit{ID: sh.ids[s.slot], Score: s.score}
 	}
 	return out, total, nil
+}
+
+// nearestOf ranks the rows of ids that pass pred (ids unknown here are
+// skipped), best first, at most k.
+func (sh *vectorShard) nearestOf(q []int8, qs float32, pred func(int) bool, ids []string, k int) ([]VectorHit, int) {
+	var all []scored
+	seen := map[int]bool{}
+	for _, id := range ids {
+		i, ok := sh.slot[id]
+		if !ok || seen[i] || !pred(i) {
+			continue
+		}
+		seen[i] = true
+		all = append(all, scored{i, float64(dotInt8(q, sh.vecs[i*sh.dims:(i+1)*sh.dims])) * float64(qs) * float64(sh.scales[i])})
+	}
+	total := len(all)
+	sortScored(all, sh.ids)
+	if len(all) > k {
+		all = all[:k]
+	}
+	out := make([]VectorHit, len(all))
+	for i, s := range all {
+		out[i] = VectorHit{ID: sh.ids[s.slot], Score: s.score}
+	}
+	return out, total
 }
 
 type scored struct {

@@ -242,3 +242,35 @@ func TestVectorIndexBound(t *testing.T) {
 		t.Fatalf("loads %v: b should have been dropped and reloaded", loads)
 	}
 }
+
+// TestNearestOfIDs checks VectorFilter.IDs: only the listed rows that pass
+// the rest of the filter, ranked as a full search ranks them.
+func TestNearestOfIDs(t *testing.T) {
+	ix := syntheticIndex(500, 32)
+	q := randVec(rand.New(rand.NewPCG(3, 4)), 32)
+	ctx := context.Background()
+	scope := contextd.Scope{Tenant: "t"}
+	notes := &contextd.SearchFilters{Types: []string{"note"}}
+	all, _, err := ix.Nearest(ctx, contextd.VectorContext, q, contextd.VectorFilter{Scope: scope, Contexts: notes}, 500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// c0, c4, c8 are notes, c1 a decision; "nope" is unknown; c4 twice.
+	ids := []string{"c1", "c8", "nope", "c4", "c0", "c4"}
+	hits, total, err := ix.Nearest(ctx, contextd.VectorContext, q, contextd.VectorFilter{Scope: scope, Contexts: notes, IDs: ids}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []contextd.VectorHit
+	for _, h := range all {
+		if h.ID == "c0" || h.ID == "c4" || h.ID == "c8" {
+			want = append(want, h)
+		}
+	}
+	if total != 3 || !slices.Equal(hits, want) {
+		t.Fatalf("hits %v (total %d), want %v", hits, total, want)
+	}
+	if hits, total, _ := ix.Nearest(ctx, contextd.VectorContext, q, contextd.VectorFilter{Scope: scope, Contexts: notes, IDs: []string{}}, 10); len(hits) != 0 || total != 0 {
+		t.Fatalf("empty IDs: %v (total %d), want nothing", hits, total)
+	}
+}

@@ -34,8 +34,9 @@ Load a running contextd server and report throughput and latency per operation.
 
   contextd bench --url http://127.0.0.1:3000 --api-key KEY --fill 100000 --scenario search --duration 10s
 
-Scenarios (--scenario, a comma-separated list run in order, or "all"; search@4
-runs search at concurrency 4 whatever --concurrency says):
+Scenarios (--scenario, a comma-separated list run in order, or "all": every one
+but semantic and hybrid, which run only when named; search@4 runs search at
+concurrency 4 whatever --concurrency says):
   create         POST /v1/contexts, ~1 KB of text each (durable single writes)
   get            GET /v1/contexts/{id} of existing contexts
   update         PATCH /v1/contexts/{id}: new title and content
@@ -44,6 +45,9 @@ runs search at concurrency 4 whatever --concurrency says):
   memory-write   POST /v1/memories
   memory-search  POST /v1/memories/search, 2-4 words, top 10
   graph          GET /v1/contexts/{id}/graph?depth=2&direction=both
+  semantic       POST /v1/search mode semantic, 2-4 words, top 10, half filtered
+                 (type, tag, or type + metadata); needs the server's embedder
+  hybrid         the same in mode hybrid (BM25 and vectors fused)
   mixed          60% reads (get, list, graph), 25% searches, 15% writes
   health         GET /health
 
@@ -415,11 +419,11 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*s
 				s.runs = append(s.runs, scenarioRun{n, conc})
 				s.scenarios = append(s.scenarios, n)
 			}
-		case slices.Contains(scenarioNames, name):
+		case slices.Contains(scenarioNames, name) || slices.Contains(vectorScenarios, name):
 			s.runs = append(s.runs, scenarioRun{name, conc})
 			s.scenarios = append(s.scenarios, entry)
 		default:
-			return nil, fmt.Errorf("--scenario: unknown scenario %q (want one of %s, or all)", name, strings.Join(scenarioNames, ", "))
+			return nil, fmt.Errorf("--scenario: unknown scenario %q (want one of %s, or all)", name, strings.Join(append(slices.Clone(scenarioNames), vectorScenarios...), ", "))
 		}
 	}
 	switch {

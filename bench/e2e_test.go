@@ -14,6 +14,7 @@ import (
 
 	"github.com/contextd/contextd"
 	"github.com/contextd/contextd/bench"
+	"github.com/contextd/contextd/embed"
 	"github.com/contextd/contextd/httpapi"
 	"github.com/contextd/contextd/sqlite"
 )
@@ -22,6 +23,12 @@ import (
 // directory, on a loopback port, and returns its URL, an admin key and the
 // directory.
 func startServer(t *testing.T) (url, key, dir string) {
+	t.Helper()
+	return startServerWith(t, nil)
+}
+
+// startServerWith is startServer with an embedder (nil: none).
+func startServerWith(t *testing.T, e contextd.Embedder) (url, key, dir string) {
 	t.Helper()
 	ctx := context.Background()
 	dir = t.TempDir()
@@ -32,6 +39,9 @@ func startServer(t *testing.T) (url, key, dir string) {
 	}
 	t.Cleanup(func() { store.Close() })
 	svc := contextd.NewService(store)
+	if e != nil {
+		svc.SetEmbedder(e)
+	}
 	_, key, err = svc.NewAPIKey(ctx, contextd.KeyCreate{Tenant: "default", Role: contextd.RoleAdmin, Name: "bench"})
 	if err != nil {
 		t.Fatal(err)
@@ -70,6 +80,51 @@ type report struct {
 			Contexts      int64 `json:"contexts"`
 		} `json:"server"`
 	} `json:"phases"`
+}
+
+func TestBenchSemanticScenarios(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: loads a server for a few seconds")
+	}
+	emb, err := embed.NewBuiltin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, key, dir := startServerWith(t, emb)
+	out := filepath.Join(t.TempDir(), "report.json")
+	var stdout, stderr bytes.Buffer
+	err = bench.RunEnv(t.Context(), []string{
+		"--url", url, "--fill", "300", "--scenario", "semantic,hybrid", "--concurrency", "2",
+		"--duration", "300ms", "--warmup", "0", "--data-dir", dir, "--json", out,
+	}, func(k string) string {
+		if k == "CONTEXTD_API_KEY" {
+			return key
+		}
+		return ""
+	}, &stdout, &stderr)
+	t.Logf("stdout:\n%s", stdout.String())
+	if err != nil {
+		t.Fatalf("bench: %v\nstderr:\n%s", err, stderr.String())
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Phases) != 2 || rep.Phases[0].Scenario != "semantic" || rep.Phases[1].Scenario != "hybrid" {
+		t.Fatalf("phases %+v, want semantic then hybrid", rep.Phases)
+	}
+	for _, p := range rep.Phases {
+		if len(p.Operations) != 1 || p.Operations[0].Op != p.Scenario {
+			t.Fatalf("%s: operations %+v", p.Scenario, p.Operations)
+		}
+		if o := p.Operations[0]; o.Count == 0 || len(o.Errors) > 0 || o.P50Ms <= 0 {
+			t.Errorf("%s: %+v, want requests without errors", p.Scenario, o)
+		}
+	}
 }
 
 func TestBenchEndToEnd(t *testing.T) {

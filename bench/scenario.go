@@ -25,12 +25,18 @@ const (
 	opMemoryWrite  = "memory-write"
 	opMemorySearch = "memory-search"
 	opGraph        = "graph"
+	opSemantic     = "semantic"
+	opHybrid       = "hybrid"
 	opFill         = "fill-batch"
 )
 
 // scenarioNames lists the scenarios in the order "all" runs them.
 var scenarioNames = []string{opHealth, opCreate, opGet, opUpdate, opList, opSearch,
 	opMemoryWrite, opMemorySearch, opGraph, "mixed"}
+
+// vectorScenarios run only when named: they need the server's embedder,
+// which may be a paid remote service (EMBEDDINGS_PROVIDER=openai) or off.
+var vectorScenarios = []string{opSemantic, opHybrid}
 
 // mixedWeights is the blend of the mixed scenario, in percent: 60% reads,
 // 25% searches, 15% writes.
@@ -155,6 +161,22 @@ func (w *worker) memoryItem() map[string]any {
 	return item
 }
 
+// vectorSearch is the body of a semantic or hybrid search: 2-4 words, top
+// 10, half of them filtered (by type, by a tag, or by type and metadata),
+// since a vector search must apply the filters before it ranks.
+func (w *worker) vectorSearch(mode string) map[string]any {
+	body := map[string]any{"query": w.text.Query(), "mode": mode, "limit": 10}
+	switch w.r.IntN(6) {
+	case 0:
+		body["filters"] = map[string]any{"type": []string{w.text.Type()}}
+	case 1:
+		body["filters"] = map[string]any{"tags": []string{w.text.Tag()}}
+	case 2:
+		body["filters"] = map[string]any{"type": []string{w.text.Type()}, "metadata": map[string]any{"project": projects[w.r.IntN(len(projects))]}}
+	}
+	return body
+}
+
 // next prepares the next request of a scenario.
 func (w *worker) next(scenario string) request {
 	if scenario == "mixed" {
@@ -193,6 +215,8 @@ func (w *worker) next(scenario string) request {
 	case opSearch:
 		return request{op: opSearch, method: http.MethodPost, path: "/v1/search",
 			body: mustJSON(map[string]any{"query": w.text.Query(), "limit": 10})}
+	case opSemantic, opHybrid:
+		return request{op: scenario, method: http.MethodPost, path: "/v1/search", body: mustJSON(w.vectorSearch(scenario))}
 	case opMemoryWrite:
 		return request{op: opMemoryWrite, method: http.MethodPost, path: "/v1/memories", body: mustJSON(w.memoryItem())}
 	case opMemorySearch:

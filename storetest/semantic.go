@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"hash/fnv"
 	"math"
@@ -336,6 +337,106 @@ func semanticTests() []test {
 			}
 			if b, _ := vs.VectorBacklog(s.ctx, contextd.VectorContext, "concepts-v2", 10); len(b) != 0 {
 				s.t.Fatalf("backlog after reindex = %v", b)
+			}
+		}},
+		{"semantic/hybrid memory search lifts the session neighbours of a hit", func(e *env) {
+			s := newSemEnv(e)
+			at := func(min int) time.Time { return Epoch.Add(time.Duration(min) * time.Minute) }
+			mk := func(id, content, typ, session string, min int) contextd.MemoryCreate {
+				return contextd.MemoryCreate{ID: id, Content: content, Type: typ, SessionID: session, Timestamp: at(min)}
+			}
+			// The reply "a-reply" follows the question in session s1; its
+			// twin "z-reply" (same text) is in s2, next to it in time only.
+			// Created out of time order: neighbours go by timestamp.
+			if _, err := s.svc.CreateMemories(s.ctx, s.p, []contextd.MemoryCreate{
+				mk("a-reply", "Lisbon with my sister", contextd.MemoryFact, "s1", 2),
+				mk("q", "any holiday plans this summer", contextd.MemoryFact, "s1", 1),
+				mk("z-reply", "Lisbon with my sister", contextd.MemoryFact, "s2", 3),
+				mk("pref", "Lisbon with my sister", contextd.MemoryPreference, "s1", 0),
+				mk("far", "bought a sedan", contextd.MemoryFact, "s1", 9),
+			}, true); err != nil {
+				s.t.Fatal(err)
+			}
+			hits, err := s.svc.SearchMemories(s.ctx, s.p, contextd.MemorySearch{Query: "holiday plans", Mode: contextd.ModeHybrid,
+				Types: []string{contextd.MemoryFact}, Explain: true, Limit: 10})
+			if err != nil {
+				s.t.Fatal(err)
+			}
+			var got []string
+			share := map[string]*float64{}
+			for _, h := range hits {
+				got = append(got, h.Memory.ID)
+				share[h.Memory.ID] = h.Explain.Neighbour
+			}
+			if len(got) < 3 || got[0] != "q" || slices.Index(got, "a-reply") > slices.Index(got, "z-reply") {
+				s.t.Fatalf("hybrid holiday plans = %v, want q first, its neighbour a-reply before its twin z-reply", got)
+			}
+			if slices.Contains(got, "pref") {
+				s.t.Fatalf("the neighbour of another type came back: %v", got)
+			}
+			if share["a-reply"] == nil || *share["a-reply"] <= 0 || share["z-reply"] != nil {
+				s.t.Fatalf("neighbour shares a-reply %v, z-reply %v; want a share for a-reply only", share["a-reply"], share["z-reply"])
+			}
+			// Semantic search does not expand.
+			hits, err = s.svc.SearchMemories(s.ctx, s.p, contextd.MemorySearch{Query: "holiday plans", Mode: contextd.ModeSemantic, Explain: true, Limit: 10})
+			if err != nil {
+				s.t.Fatal(err)
+			}
+			for _, h := range hits {
+				if h.Explain.Neighbour != nil {
+					s.t.Fatalf("semantic search gave %s a neighbour share", h.Memory.ID)
+				}
+			}
+		}},
+		{"semantic/hybrid context search lifts graph neighbours", func(e *env) {
+			s := newSemEnv(e)
+			twin := "Lisbon with my sister"
+			follows := []contextd.RelationshipCreate{{Type: contextd.RelFollows, TargetID: "q"}}
+			s.create(contextd.ContextCreate{ID: "q", Title: "Question", Content: "any holiday plans this summer"})
+			// z-linked FOLLOWS q; its twin a-twin (same text) is linked to
+			// nothing, and would come first on a tie (ids ascending).
+			s.create(
+				contextd.ContextCreate{ID: "z-linked", Title: "Reply", Content: twin, Relationships: follows},
+				contextd.ContextCreate{ID: "a-twin", Title: "Reply", Content: twin},
+				contextd.ContextCreate{ID: "b-task", Title: "Reply", Content: twin, Type: "task",
+					Relationships: []contextd.RelationshipCreate{{Type: contextd.RelRelatesTo, TargetID: "q"}}},
+				contextd.ContextCreate{ID: "c-part", Title: "Reply", Content: twin,
+					Relationships: []contextd.RelationshipCreate{{Type: contextd.RelContains, TargetID: "q"}}},
+			)
+			r := s.search(contextd.SearchQuery{Query: "holiday plans", Mode: contextd.ModeHybrid, Explain: true, Limit: 10,
+				Filters: contextd.SearchFilters{Types: []string{contextd.DefaultContextType}}})
+			got := idsOf(r)
+			if len(got) != 4 || got[0] != "q" || got[1] != "z-linked" || slices.Contains(got, "b-task") {
+				s.t.Fatalf("hybrid holiday plans = %v, want q, then z-linked (FOLLOWS q), no task", got)
+			}
+			for _, h := range r.Results {
+				id, nb := h.Context.ID, h.Explain.Neighbour
+				if (id == "z-linked") != (nb != nil) {
+					s.t.Fatalf("%s: neighbour share %v; want one for z-linked only (CONTAINS is not walked)", id, nb)
+				}
+			}
+		}},
+		{"semantic/imported rows get vectors", func(e *env) {
+			s := newSemEnv(e)
+			s.create(contextd.ContextCreate{ID: "a", Title: "Puppy", Content: "training"})
+			if _, err := s.svc.CreateMemories(s.ctx, s.p, []contextd.MemoryCreate{{ID: "m1", Type: contextd.MemoryFact, Content: "walks the hound", SessionID: "s1"}}, true); err != nil {
+				s.t.Fatal(err)
+			}
+			var export bytes.Buffer
+			if _, err := s.svc.Export(s.ctx, s.p, s.t.TempDir(), &export); err != nil {
+				s.t.Fatal(err)
+			}
+			beta := &contextd.Principal{Tenant: "beta", Role: contextd.RoleAdmin, Subject: "t"}
+			if _, err := s.svc.Import(s.ctx, beta, &export); err != nil {
+				s.t.Fatal(err)
+			}
+			r, err := s.svc.Search(s.ctx, beta, contextd.SearchQuery{Query: "dog", Mode: contextd.ModeSemantic, Limit: 10})
+			if err != nil || !slices.Equal(idsOf(r), []string{"a"}) || r.Results[0].Score <= 0 {
+				s.t.Fatalf("semantic search of the imported tenant = %v, %v; want [a] with a positive score", r, err)
+			}
+			hits, err := s.svc.SearchMemories(s.ctx, beta, contextd.MemorySearch{Query: "dog", Mode: contextd.ModeSemantic})
+			if err != nil || len(hits) != 1 || hits[0].Memory.ID != "m1" || hits[0].Score <= 0 {
+				s.t.Fatalf("semantic memory search of the imported tenant = %v, %v; want m1 with a positive score", hits, err)
 			}
 		}},
 		{"semantic/off is a clear 400", func(e *env) {

@@ -149,6 +149,10 @@ func TestExportImportCommands(t *testing.T) {
 	if res.Imported == 0 || res.Skipped != 0 {
 		t.Errorf("first import: %s", out)
 	}
+	// The import gave the imported rows vectors: nothing is left to reindex.
+	if out, err := cli(t, envB, "reindex"); err != nil || !strings.Contains(out, "reindexed 0 contexts and 0 memories") {
+		t.Errorf("reindex after import: %q %v, want nothing to do", out, err)
+	}
 	out, err = cli(t, envB, "import", file)
 	if err != nil {
 		t.Fatal(err)

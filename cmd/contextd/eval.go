@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,6 +39,12 @@ func runEval(ctx context.Context, args []string, getenv func(string) string, std
 	bw := fset.Float64("bm25-weight", contextd.BM25Weight, "hybrid: weight of the BM25 list")
 	vw := fset.Float64("vector-weight", contextd.VectorWeight, "hybrid: weight of the vector list")
 	rrfK := fset.Float64("rrf-k", contextd.RRFK, "hybrid: the k of reciprocal rank fusion")
+	nw := fset.Float64("neighbour-weight", contextd.NeighbourWeight, "hybrid memory search: share of relevance passed to session neighbours (0: off)")
+	nd := fset.Float64("neighbour-decay", contextd.NeighbourDecay, "hybrid memory search: damping of the share per further step")
+	nwin := fset.Int("neighbour-window", contextd.NeighbourWindow, "hybrid memory search: neighbours each side that receive a share")
+	nseeds := fset.Int("neighbour-seeds", contextd.NeighbourSeeds, "hybrid memory search: how many of the best results pass shares on")
+	as := fset.String("as", "memories", "store each turn as one of: memories (POST /v1/memories/batch, searched by /v1/memories/search) or contexts (POST /v1/contexts/batch, each turn FOLLOWS the one before it in its session, searched by /v1/search)")
+	only := fset.String("conversations", "", "comma list of the conversation numbers (from 0) to run; default all")
 	if err := fset.Parse(args); err != nil {
 		return err
 	}
@@ -45,6 +52,7 @@ func runEval(ctx context.Context, args []string, getenv func(string) string, std
 		return usageError{"usage: contextd eval locomo PATH (the folder of locomo10.json and audit-errors.json, or locomo10.json itself)"}
 	}
 	contextd.Fusion, contextd.BM25Weight, contextd.VectorWeight, contextd.RRFK = *fusion, *bw, *vw, *rrfK
+	contextd.NeighbourWeight, contextd.NeighbourDecay, contextd.NeighbourWindow, contextd.NeighbourSeeds = *nw, *nd, *nwin, *nseeds
 	evalModes = strings.Split(*modes, ",")
 	path := fset.Arg(1)
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
@@ -53,6 +61,17 @@ func runEval(ctx context.Context, args []string, getenv func(string) string, std
 	convs, err := readLocomo(path)
 	if err != nil {
 		return err
+	}
+	if *as != "memories" && *as != "contexts" {
+		return usageError{fmt.Sprintf("-as: %q is neither memories nor contexts", *as)}
+	}
+	pick := map[int]bool{}
+	for _, f := range strings.FieldsFunc(*only, func(r rune) bool { return r == ',' }) {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 0 || n >= len(convs) {
+			return usageError{fmt.Sprintf("-conversations: %q is not a conversation number of 0..%d", f, len(convs)-1)}
+		}
+		pick[n] = true
 	}
 	audit, err := readAudit(filepath.Join(filepath.Dir(path), "audit-errors.json"))
 	if err != nil {
@@ -113,8 +132,12 @@ func runEval(ctx context.Context, args []string, getenv func(string) string, std
 			a.n++
 		}
 	}
+	lat := map[string][]time.Duration{} // per mode, each search request's round trip
 	start := time.Now()
 	for ci, conv := range convs {
+		if len(pick) > 0 && !pick[ci] {
+			continue
+		}
 		tenant := "locomo-" + strconv.Itoa(ci)
 		_, key, err := svc.NewAPIKey(ctx, contextd.KeyCreate{Tenant: tenant, Role: contextd.RoleWriter, Name: "eval"})
 		if err != nil {
@@ -122,16 +145,8 @@ func runEval(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		c := &evalClient{base: srv.URL, key: key, http: srv.Client()}
 		t0 := time.Now()
-		for i := 0; i < len(conv.turns); i += contextd.MaxBatchItems {
-			batch := conv.turns[i:min(len(conv.turns), i+contextd.MaxBatchItems)]
-			items := make([]map[string]any, len(batch))
-			for j, t := range batch {
-				items[j] = map[string]any{"id": t.id, "type": "context", "content": t.text, "sessionId": t.session,
-					"metadata": map[string]any{"diaId": t.diaID, "date": t.date}}
-			}
-			if err := c.post(ctx, "/v1/memories/batch", map[string]any{"items": items}, nil); err != nil {
-				return fmt.Errorf("conversation %d: storing turns: %w", ci, err)
-			}
+		if err := storeTurns(ctx, c, conv.turns, *as); err != nil {
+			return fmt.Errorf("conversation %d: storing turns: %w", ci, err)
 		}
 		fmt.Fprintf(stderr, "conversation %d: %d turns stored in %s; %d questions\n", ci, len(conv.turns), time.Since(t0).Round(time.Millisecond), len(conv.qa))
 		for qi, q := range conv.qa {
@@ -140,21 +155,13 @@ func runEval(ctx context.Context, args []string, getenv func(string) string, std
 				sets[1] = fixed
 			}
 			for _, mode := range evalModes {
-				var res struct {
-					Results []struct {
-						Memory struct {
-							ID string `json:"id"`
-						} `json:"memory"`
-					} `json:"results"`
-				}
 				body := map[string]any{"query": q.question, "mode": mode, "limit": evalKs[len(evalKs)-1]}
-				if err := c.post(ctx, "/v1/memories/search", body, &res); err != nil {
+				t1 := time.Now()
+				ids, err := searchTurns(ctx, c, body, *as)
+				if err != nil {
 					return fmt.Errorf("conversation %d question %d (%s): %w", ci, qi, mode, err)
 				}
-				ids := make([]string, len(res.Results))
-				for i, r := range res.Results {
-					ids[i] = r.Memory.ID
-				}
+				lat[mode] = append(lat[mode], time.Since(t1))
 				for set := range sets {
 					if len(sets[set]) == 0 {
 						continue
@@ -167,8 +174,10 @@ func runEval(ctx context.Context, args []string, getenv func(string) string, std
 	fmt.Fprintf(stderr, "done in %s\n", time.Since(start).Round(time.Millisecond))
 
 	cats := map[int]string{0: "all", 1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
-	fmt.Fprintf(stdout, "hybrid: fusion %s, bm25 weight %g, vector weight %g, rrf k %g\n", contextd.Fusion, contextd.BM25Weight, contextd.VectorWeight, contextd.RRFK)
-	fmt.Fprintf(stdout, "LoCoMo turn recall (%s), original evidence | corrected evidence (audit-errors.json)\n", svc.Embedder.Model())
+	fmt.Fprintf(stdout, "hybrid: fusion %s, bm25 weight %g, vector weight %g, rrf k %g; neighbours weight %g, decay %g, window %d, seeds %d\n",
+		contextd.Fusion, contextd.BM25Weight, contextd.VectorWeight, contextd.RRFK,
+		contextd.NeighbourWeight, contextd.NeighbourDecay, contextd.NeighbourWindow, contextd.NeighbourSeeds)
+	fmt.Fprintf(stdout, "LoCoMo turn recall (turns as %s, %s), original evidence | corrected evidence (audit-errors.json)\n", *as, svc.Embedder.Model())
 	fmt.Fprintf(stdout, "%-9s %-12s %5s | %-27s | %-27s\n", "mode", "category", "n", "@5     @10    @25    @50", "@5     @10    @25    @50")
 	for _, mode := range evalModes {
 		keys := make([]int, 0, len(scores[mode][0]))
@@ -190,7 +199,74 @@ func runEval(ctx context.Context, args []string, getenv func(string) string, std
 			fmt.Fprintln(stdout, strings.TrimRight(line, " "))
 		}
 	}
+	for _, mode := range evalModes {
+		d := lat[mode]
+		if len(d) == 0 {
+			continue
+		}
+		slices.Sort(d)
+		fmt.Fprintf(stdout, "%-9s search latency (HTTP round trip, in process): p50 %s, p95 %s, %d queries\n", mode,
+			d[len(d)/2].Round(10*time.Microsecond), d[len(d)*95/100].Round(10*time.Microsecond), len(d))
+	}
 	return nil
+}
+
+// storeTurns stores a conversation's turns through the API, as memories or
+// as contexts. Either way a turn keeps its session and its time; as
+// contexts, each turn FOLLOWS the one before it in its session, as a client
+// storing a conversation as linked contexts would.
+func storeTurns(ctx context.Context, c *evalClient, turns []locomoTurn, as string) error {
+	route := "/v1/memories/batch"
+	if as == "contexts" {
+		route = "/v1/contexts/batch"
+	}
+	for i := 0; i < len(turns); i += contextd.MaxBatchItems {
+		batch := turns[i:min(len(turns), i+contextd.MaxBatchItems)]
+		items := make([]map[string]any, len(batch))
+		for j, t := range batch {
+			meta := map[string]any{"diaId": t.diaID, "date": t.date}
+			if as == "contexts" {
+				items[j] = map[string]any{"id": t.id, "title": t.diaID, "content": t.text, "sessionId": t.session, "metadata": meta}
+				if k := i + j; k > 0 && turns[k-1].session == t.session {
+					items[j]["relationships"] = []map[string]any{{"type": contextd.RelFollows, "targetId": turns[k-1].id}}
+				}
+				continue
+			}
+			items[j] = map[string]any{"id": t.id, "type": "context", "content": t.text, "sessionId": t.session, "metadata": meta}
+			if !t.at.IsZero() {
+				items[j]["timestamp"] = t.at
+			}
+		}
+		if err := c.post(ctx, route, map[string]any{"items": items}, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// searchTurns runs one search and returns the ids of the turns found, best first.
+func searchTurns(ctx context.Context, c *evalClient, body map[string]any, as string) ([]string, error) {
+	var res struct {
+		Results []struct {
+			Memory  struct{ ID string } `json:"memory"`
+			Context struct{ ID string } `json:"context"`
+		} `json:"results"`
+	}
+	route := "/v1/memories/search"
+	if as == "contexts" {
+		route = "/v1/search"
+	}
+	if err := c.post(ctx, route, body, &res); err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(res.Results))
+	for i, r := range res.Results {
+		ids[i] = r.Memory.ID
+		if as == "contexts" {
+			ids[i] = r.Context.ID
+		}
+	}
+	return ids, nil
 }
 
 // turnRecall is, for each cut-off, the share of evidence turns among the first k ids.
@@ -251,7 +327,11 @@ func (c *evalClient) post(ctx context.Context, path string, body, out any) error
 
 type locomoTurn struct {
 	id, diaID, session, date, text string
+	at                             time.Time // the turn's timestamp; zero when the session date does not parse
 }
+
+// locomoDate is the layout of LoCoMo's session dates ("1:56 pm on 8 May, 2023").
+const locomoDate = "3:04 pm on 2 January, 2006"
 
 type locomoQA struct {
 	question string
@@ -307,7 +387,15 @@ func readLocomo(path string) ([]locomoConv, error) {
 			if err := json.Unmarshal(d.Conversation["session_"+strconv.Itoa(n)], &turns); err != nil {
 				return nil, fmt.Errorf("%s: conversation %d session %d: %w", path, ci, n, err)
 			}
-			for _, t := range turns {
+			// A client storing a conversation gives each turn the time it
+			// was said. LoCoMo has only the session's start, so the turns
+			// of a session are one second apart from it, in order.
+			start, _ := time.Parse(locomoDate, date)
+			for ti, t := range turns {
+				var at time.Time
+				if !start.IsZero() {
+					at = start.Add(time.Duration(ti) * time.Second)
+				}
 				text := t.Speaker + ` said, "` + t.Text + `"`
 				if t.BlipCaption != "" {
 					text += " and shared " + t.BlipCaption
@@ -317,7 +405,7 @@ func readLocomo(path string) ([]locomoConv, error) {
 					return nil, fmt.Errorf("%s: conversation %d: bad dia_id %q", path, ci, t.DiaID)
 				}
 				out[ci].turns = append(out[ci].turns, locomoTurn{id: ids[0], diaID: t.DiaID,
-					session: "session-" + strconv.Itoa(n), date: date, text: text})
+					session: "session-" + strconv.Itoa(n), date: date, text: text, at: at})
 			}
 		}
 		for _, q := range d.QA {

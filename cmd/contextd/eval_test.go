@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestEvalLocomo runs `contextd eval locomo` on a tiny made-up conversation
@@ -67,5 +68,40 @@ func TestEvalLocomo(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"eval", "nope", dir}, getenv, &out, &errb); err == nil {
 		t.Fatal("eval of an unknown benchmark should fail")
+	}
+}
+
+// TestReadLocomoTimes checks that the loader gives a session's turns its
+// start time, one second apart in order, and no time when the date does not
+// parse.
+func TestReadLocomoTimes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "locomo10.json")
+	conv := []map[string]any{{
+		"conversation": map[string]any{
+			"session_1_date_time": "1:56 pm on 8 May, 2023",
+			"session_1": []map[string]any{
+				{"speaker": "Ann", "dia_id": "D1:1", "text": "hi"},
+				{"speaker": "Bob", "dia_id": "D1:2", "text": "hello"},
+			},
+			"session_2_date_time": "sometime",
+			"session_2":           []map[string]any{{"speaker": "Ann", "dia_id": "D2:1", "text": "bye"}},
+		},
+		"qa": []map[string]any{},
+	}}
+	b, _ := json.Marshal(conv)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	convs, err := readLocomo(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	turns := convs[0].turns
+	start := time.Date(2023, 5, 8, 13, 56, 0, 0, time.UTC)
+	if len(turns) != 3 || !turns[0].at.Equal(start) || !turns[1].at.Equal(start.Add(time.Second)) || !turns[2].at.IsZero() {
+		t.Fatalf("turn times %v, %v, %v; want %v, one second later, and none", turns[0].at, turns[1].at, turns[2].at, start)
+	}
+	if turns[1].session != "session-1" || turns[2].session != "session-2" {
+		t.Fatalf("sessions %q, %q", turns[1].session, turns[2].session)
 	}
 }

@@ -66,8 +66,12 @@ func runImportMCP(ctx context.Context, args []string, getenv func(string) string
 		return err
 	}
 	defer store.Close()
+	svc, err := newService(store, cfg, nil)
+	if err != nil {
+		return err
+	}
 	if *format == "contextd" {
-		res, err := contextd.ImportStream(ctx, store, br, *tenant, "import")
+		res, err := contextd.ImportStreamVectors(ctx, store, svc.Embedder, br, *tenant, "import")
 		if err != nil {
 			return err
 		}
@@ -78,10 +82,6 @@ func runImportMCP(ctx context.Context, args []string, getenv func(string) string
 		*tenant = "default"
 	}
 	p := &contextd.Principal{Tenant: *tenant, Role: contextd.RoleAdmin, Subject: "import"}
-	svc, err := newService(store, cfg, nil)
-	if err != nil {
-		return err
-	}
 	st, err := mcpapi.ImportMemoryJSONL(ctx, svc, p, in)
 	if err != nil {
 		return err

@@ -202,7 +202,7 @@ def main():
     ap.add_argument("--model-dir", required=True, help="the all-MiniLM-L6-v2 folder (config.json, vocab.txt, model.safetensors)")
     ap.add_argument("--out", required=True, help="output folder (embed/model)")
     ap.add_argument("--dims", type=int, default=256)
-    ap.add_argument("--sif", type=float, default=3e-5, help="SIF coefficient a in a/(a+p(token))")
+    ap.add_argument("--sif", type=float, default=1e-3, help="SIF coefficient a in a/(a+p(token))")
     ap.add_argument("--batch", type=int, default=2048)
     ap.add_argument("--cache", help="a .npy file keeping the 384-dimension token outputs between builds")
     args = ap.parse_args()
@@ -240,9 +240,20 @@ def main():
     explained = (S[: args.dims] ** 2).sum() / (S ** 2).sum()
     print(f"projection {cfg['hidden_size']} -> {args.dims} dims keeps {explained:.3f} of the energy")
 
-    # 3. SIF weights from Zipf ranks (vocabulary order), as model2vec does.
-    inv_rank = 1.0 / np.arange(2, V + 2)
-    proba = inv_rank / inv_rank.sum()
+    # 3. SIF weights a/(a+p) from Zipf ranks, as model2vec does: the
+    # vocabulary's words are in corpus frequency order, so a word's rank
+    # stands for its frequency. BERT's vocabulary opens with reserved tokens
+    # and the ~1,000 single characters (in code point order); words start
+    # at the first token longer than one character that is not reserved
+    # ("the"), which gets rank 1. Reserved tokens and single characters
+    # (punctuation, "a", "i", digits) count as rank 1 too: as frequent as
+    # the most frequent word, so they hardly count. a = 1e-3 is the SIF
+    # paper's usual value (Arora, Liang and Ma, ICLR 2017).
+    first = next(i for i, t in enumerate(vocab_list) if len(t) > 1 and not t.startswith("["))
+    ids = np.arange(V)
+    ranks = np.where(ids >= first, ids - first + 1, 1).astype(np.float64)
+    harmonic = (1.0 / np.arange(1, V + 1)).sum()
+    proba = 1.0 / (ranks * harmonic)
     weight = args.sif / (args.sif + proba)
     Y = Y * weight[:, None]
 
