@@ -28,7 +28,12 @@ import (
 func openStore(ctx context.Context, cfg *Config, logger *slog.Logger) (contextd.Store, error) {
 	switch cfg.Store {
 	case "sqlite":
-		return sqlite.Open(ctx, cfg.DataDir, sqlite.Options{CacheSizeMB: cfg.CacheSizeMB, Logger: logger})
+		s, err := sqlite.Open(ctx, cfg.DataDir, sqlite.Options{CacheSizeMB: cfg.CacheSizeMB, Logger: logger,
+			EncryptionKey: cfg.keys().StoreKey()})
+		if err != nil {
+			return nil, storeKeyError(err)
+		}
+		return s, nil
 	case "neo4j":
 		s, err := neo4j.Open(ctx, neo4j.Options{URI: cfg.Neo4jURI, Username: cfg.Neo4jUsername,
 			Password: cfg.Neo4jPassword, Database: cfg.Neo4jDatabase, Namespace: cfg.Neo4jNamespace, Logger: logger,
@@ -158,7 +163,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 
-	backups, err := backup.New(backup.Options{Dir: cfg.BackupDirectory, Store: served, Logger: logger,
+	backups, err := backup.New(backup.Options{Dir: cfg.BackupDirectory, Store: served, Logger: logger, Cipher: cfg.keys(),
 		Retention: backup.Retention{Days: cfg.BackupRetentionDays, Daily: backup.DefaultRetention.Daily, Weekly: backup.DefaultRetention.Weekly}})
 	if err != nil {
 		return err

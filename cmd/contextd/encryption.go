@@ -1,0 +1,67 @@
+package main
+
+import (
+	"errors"
+
+	"github.com/contextd/contextd/atrest"
+	"github.com/contextd/contextd/sqlite"
+)
+
+// Encryption holds the settings of encryption at rest (package atrest): the
+// embedded store's files, backups and exports.
+type Encryption struct {
+	EncryptionKey          string `json:"-"` // ENCRYPTION_KEY (or ENCRYPTION_KEY_FILE): 32 random bytes as 64 hex digits or base64; "" (default) encrypts nothing
+	EncryptionPreviousKeys string `json:"-"` // ENCRYPTION_PREVIOUS_KEYS (or ENCRYPTION_PREVIOUS_KEYS_FILE): earlier keys, comma- or newline-separated, that still decrypt old backups and exports; "" none
+}
+
+var encryptionSettings = []setting{
+	{"ENCRYPTION_KEY", "", "key of encryption at rest: 64 hex digits or base64 of 32 random bytes (empty: off)", strSet(func(c *Config) *string { return &c.EncryptionKey })},
+	{"ENCRYPTION_PREVIOUS_KEYS", "", "earlier encryption keys that still decrypt old backups and exports", strSet(func(c *Config) *string { return &c.EncryptionPreviousKeys })},
+}
+
+// validate checks the keys' format; the error names the setting and never
+// repeats a key.
+func (e *Encryption) validate() error {
+	if e.EncryptionKey != "" {
+		if _, err := atrest.ParseKey(e.EncryptionKey); err != nil {
+			return &configError{"ENCRYPTION_KEY", err.Error()}
+		}
+	}
+	if e.EncryptionPreviousKeys != "" {
+		if _, err := atrest.ParseKeys(e.EncryptionPreviousKeys); err != nil {
+			return &configError{"ENCRYPTION_PREVIOUS_KEYS", err.Error()}
+		}
+	}
+	return nil
+}
+
+// keys are the configured keys (validated by loadConfig): the zero Keys,
+// which encrypt nothing, when ENCRYPTION_KEY is empty.
+func (e *Encryption) keys() *atrest.Keys {
+	k := &atrest.Keys{}
+	if e.EncryptionKey != "" {
+		k.Current, _ = atrest.ParseKey(e.EncryptionKey)
+	}
+	if e.EncryptionPreviousKeys != "" {
+		k.Previous, _ = atrest.ParseKeys(e.EncryptionPreviousKeys)
+	}
+	return k
+}
+
+// storeKeyError explains a store that does not open with the configured
+// key, naming the setting; other errors pass unchanged.
+func storeKeyError(err error) error {
+	switch {
+	case errors.Is(err, sqlite.ErrWrongKey):
+		return &configError{"ENCRYPTION_KEY", "does not decrypt the store in DATA_DIR (it was encrypted with another key; after a rotation the store must be re-encrypted with `contextd rekey` before the new key is set)"}
+	case errors.Is(err, sqlite.ErrNotEncrypted):
+		return &configError{"ENCRYPTION_KEY", "is set but the store in DATA_DIR is not encrypted: encrypt it first with `contextd rekey --new-key-file FILE` (server stopped), or unset ENCRYPTION_KEY"}
+	case errors.Is(err, sqlite.ErrEncrypted):
+		return &configError{"ENCRYPTION_KEY", "is not set but the store in DATA_DIR is encrypted (or not an SQLite file): set ENCRYPTION_KEY or ENCRYPTION_KEY_FILE to its key"}
+	case errors.Is(err, atrest.ErrNoKey):
+		return &configError{"ENCRYPTION_KEY", "is not set but the file is encrypted: set ENCRYPTION_KEY or ENCRYPTION_KEY_FILE to the key it was written with (" + err.Error() + ")"}
+	case errors.Is(err, atrest.ErrWrongKey):
+		return &configError{"ENCRYPTION_KEY", "neither it nor ENCRYPTION_PREVIOUS_KEYS decrypts the file: add the key it was written with to ENCRYPTION_PREVIOUS_KEYS (" + err.Error() + ")"}
+	}
+	return err
+}
