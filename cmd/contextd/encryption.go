@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"os"
 
 	"github.com/contextd/contextd/atrest"
 	"github.com/contextd/contextd/sqlite"
@@ -46,6 +47,28 @@ func (e *Encryption) keys() *atrest.Keys {
 		k.Previous, _ = atrest.ParseKeys(e.EncryptionPreviousKeys)
 	}
 	return k
+}
+
+// envStoreKey is the store key of ENCRYPTION_KEY (or the file
+// ENCRYPTION_KEY_FILE names) read straight from the environment, for
+// commands that open stores by URL; nil when neither is set.
+func envStoreKey(getenv func(string) string) ([]byte, error) {
+	v, name := getenv("ENCRYPTION_KEY"), "ENCRYPTION_KEY"
+	if v == "" && getenv("ENCRYPTION_KEY_FILE") != "" {
+		b, err := os.ReadFile(getenv("ENCRYPTION_KEY_FILE"))
+		if err != nil {
+			return nil, &configError{"ENCRYPTION_KEY_FILE", err.Error()}
+		}
+		v, name = string(b), "ENCRYPTION_KEY_FILE"
+	}
+	if v == "" {
+		return nil, nil
+	}
+	k, err := atrest.ParseKey(v)
+	if err != nil {
+		return nil, &configError{name, err.Error()}
+	}
+	return atrest.StoreKey(k), nil
 }
 
 // storeKeyError explains a store that does not open with the configured
