@@ -7,6 +7,8 @@
 // Layout:
 //
 //	sqlite.go         Open, pragmas, Close, error translation, read transactions
+//	driver.go         the two drivers (plaintext, encrypted) behind openDB and errCode
+//	rekey.go          Rekey: encrypt, re-key or decrypt a store (contextd rekey)
 //	writer.go         the writer goroutine: group commit of write jobs
 //	conn.go           connections with their prepared statements; the reader pool
 //	migrate.go        embedded migrations (migrations/NNNN_name.sql)

@@ -93,6 +93,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	if k := cfg.keys(); k.Enabled() { // never the key itself
+		logger.Info("encryption at rest on", "store", cfg.Store == "sqlite", "backups", true, "exports", true, "previousKeys", len(k.Previous))
+	}
 	defer func() {
 		if err := store.Close(); err != nil {
 			logger.Error("closing the store", "err", err)
