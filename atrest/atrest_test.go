@@ -128,3 +128,23 @@ func TestSealOpen(t *testing.T) {
 		t.Error("a damaged file decrypted")
 	}
 }
+
+// FuzzOpen: whatever the bytes, Open and reading its result end with data
+// or an error, never a panic.
+func FuzzOpen(f *testing.F) {
+	k := &atrest.Keys{Current: bytes.Repeat([]byte{7}, atrest.KeySize)}
+	var buf bytes.Buffer
+	w, _ := k.Seal(&buf)
+	w.Write([]byte("hello\n"))
+	w.Close()
+	f.Add(buf.Bytes())
+	f.Add([]byte("age-encryption.org/v1\n-> scrypt x 10\n"))
+	f.Add([]byte(`{"format":"contextd-export"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := k.Open(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		io.ReadAll(r)
+	})
+}

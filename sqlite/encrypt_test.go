@@ -193,3 +193,24 @@ func TestKeyMismatch(t *testing.T) {
 		t.Error("a short key was taken")
 	}
 }
+
+// contextd check runs on an encrypted store as on a plaintext one.
+func TestCheckEncrypted(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{EncryptionKey: newKey(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	seedT(t, s, contextd.Scope{Tenant: "acme"}, 200)
+	for _, full := range []bool{false, true} {
+		rep, err := s.Check(ctx, contextd.CheckOptions{Full: full})
+		if err != nil || !rep.OK {
+			t.Fatalf("full=%v: %+v, %v", full, rep, err)
+		}
+	}
+	st, err := s.Stats(ctx)
+	if err != nil || st.SizeBytes <= 0 || st.IndexSizeBytes <= 0 {
+		t.Errorf("Stats: %+v, %v", st, err)
+	}
+}
