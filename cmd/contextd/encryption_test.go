@@ -123,6 +123,11 @@ func TestEncryptionAtRest(t *testing.T) {
 	if out, errOut, err := cli(t, dir2, []string{"ENCRYPTION_KEY=" + k1}, "export", "--plaintext"); err != nil || !strings.Contains(out, marker) {
 		t.Errorf("export --plaintext of the imported store: %v %s %.200s", err, errOut, out)
 	}
+	if out, errOut, err := cli(t, dir2, []string{"ENCRYPTION_KEY=" + k1}, "decrypt", exp); err != nil || !strings.HasPrefix(out, `{"format":"contextd-export"`) || !strings.Contains(out, marker) {
+		t.Errorf("decrypt of the export: %v %s %.200s", err, errOut, out)
+	}
+	_, errOut, err = cli(t, dir2, []string{"ENCRYPTION_KEY=" + k2}, "decrypt", exp)
+	oneLineNaming(t, "decrypt with another key", errOut, err, "ENCRYPTION_KEY", "ENCRYPTION_PREVIOUS_KEYS")
 
 	// Rotation: k1 -> k2; the old backup reads with k1 among the previous keys.
 	newKeyFile := filepath.Join(t.TempDir(), "new-key")

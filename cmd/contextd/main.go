@@ -70,6 +70,7 @@ Usage:
   contextd rekey (--new-key-file FILE | --decrypt) [--keep-old]
                                            re-encrypt the store (stopped) under a new key,
                                            encrypt a plaintext one, or decrypt it
+  contextd decrypt [--out FILE] FILE      the plaintext of an encrypted export or backup file
   contextd check [--full] [--json]        check that the full-text indexes agree with the rows
   contextd reindex                        embed every context and memory whose vector is missing or of another model
   contextd eval locomo PATH               LoCoMo turn recall of fulltext, semantic and hybrid search
@@ -106,6 +107,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runBackup(ctx, args, getenv, stdout, stderr)
 	case "rekey":
 		return runRekey(ctx, args, getenv, stdout, stderr)
+	case "decrypt":
+		return runDecrypt(ctx, args, getenv, stdout, stderr)
 	case "restore":
 		return runRestore(ctx, args, getenv, stdout, stderr)
 	case "check":
