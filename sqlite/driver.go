@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	ncruces "github.com/ncruces/go-sqlite3"
@@ -168,7 +169,7 @@ func isPlaintext(path string) bool {
 // database file is not a plaintext SQLite file (so: encrypted, given that it
 // is a contextd store). A missing or empty file is neither: false.
 func IsEncrypted(dir string) (bool, error) {
-	path := dir + string(os.PathSeparator) + FileName
+	path := filepath.Join(dir, FileName)
 	st, err := os.Stat(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
@@ -179,4 +180,17 @@ func IsEncrypted(dir string) (bool, error) {
 		return false, nil
 	}
 	return !isPlaintext(path), nil
+}
+
+// KeyOpens reports whether key (nil: none) opens the database of the store
+// in directory dir: a read of its schema on one connection, which writes
+// nothing. For error messages (which of several keys is the store's).
+func KeyOpens(dir string, key []byte) bool {
+	db, err := openDB(filepath.Join(dir, FileName), key, []string{"busy_timeout(10000)"})
+	if err != nil {
+		return false
+	}
+	defer db.Close()
+	var n int
+	return db.QueryRow("SELECT count(*) FROM sqlite_master").Scan(&n) == nil
 }

@@ -189,6 +189,15 @@ func TestKeyMismatch(t *testing.T) {
 		}
 		s.Close()
 	}
+	for _, tc := range []struct {
+		dir  string
+		key  []byte
+		want bool
+	}{{encDir, key, true}, {encDir, other, false}, {encDir, nil, false}, {plainDir, nil, true}, {plainDir, key, false}} {
+		if got := sqlite.KeyOpens(tc.dir, tc.key); got != tc.want {
+			t.Errorf("KeyOpens(%s, key set %v) = %v", filepath.Base(tc.dir), tc.key != nil, got)
+		}
+	}
 	if _, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{EncryptionKey: []byte("short")}); err == nil {
 		t.Error("a short key was taken")
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 
 	"github.com/contextd/contextd/atrest"
@@ -69,6 +70,21 @@ func envStoreKey(getenv func(string) string) ([]byte, error) {
 		return nil, &configError{name, err.Error()}
 	}
 	return atrest.StoreKey(k), nil
+}
+
+// previousKeyError names the previous key that still opens the store when
+// ENCRYPTION_KEY does not (a rotation configured but `contextd rekey` not
+// run); other errors pass unchanged.
+func previousKeyError(cfg *Config, err error) error {
+	if !errors.Is(err, sqlite.ErrWrongKey) {
+		return err
+	}
+	for i, k := range cfg.keys().Previous {
+		if sqlite.KeyOpens(cfg.DataDir, atrest.StoreKey(k)) {
+			return &configError{"ENCRYPTION_KEY", fmt.Sprintf("does not decrypt the store in DATA_DIR, which is still encrypted with key %d of ENCRYPTION_PREVIOUS_KEYS: run `contextd rekey` with that key as ENCRYPTION_KEY (server stopped), or set ENCRYPTION_KEY back to it", i+1)}
+		}
+	}
+	return err
 }
 
 // storeKeyError explains a store that does not open with the configured

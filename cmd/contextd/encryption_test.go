@@ -86,6 +86,8 @@ func TestEncryptionAtRest(t *testing.T) {
 	oneLineNaming(t, "no key", errOut, err, "ENCRYPTION_KEY", "is encrypted")
 	_, errOut, err = cli(t, dir, []string{"ENCRYPTION_KEY=" + k2}, "keys", "list")
 	oneLineNaming(t, "wrong key", errOut, err, "ENCRYPTION_KEY", "another key")
+	_, errOut, err = cli(t, dir, []string{"ENCRYPTION_KEY=" + k2, "ENCRYPTION_PREVIOUS_KEYS=" + hexKey(t) + "," + k1}, "keys", "list")
+	oneLineNaming(t, "rotation configured, rekey not run", errOut, err, "ENCRYPTION_KEY", "key 2 of ENCRYPTION_PREVIOUS_KEYS")
 	_, errOut, err = cli(t, dir, []string{"ENCRYPTION_KEY=abc"}, "keys", "list")
 	oneLineNaming(t, "short key", errOut, err, "ENCRYPTION_KEY", "64 hex digits")
 	if strings.Contains(errOut, k2) {

@@ -31,7 +31,7 @@ func openStore(ctx context.Context, cfg *Config, logger *slog.Logger) (contextd.
 		s, err := sqlite.Open(ctx, cfg.DataDir, sqlite.Options{CacheSizeMB: cfg.CacheSizeMB, Logger: logger,
 			EncryptionKey: cfg.keys().StoreKey()})
 		if err != nil {
-			return nil, storeKeyError(err)
+			return nil, storeKeyError(previousKeyError(cfg, err))
 		}
 		return s, nil
 	case "neo4j":
