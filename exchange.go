@@ -237,7 +237,8 @@ func (o *Overlay) Rest(relationships bool, fn func(*Record) error) error {
 // record of tenant ("" for every tenant, API keys included) as the store
 // held them at that moment, while writers keep writing: the store's Export
 // (which pages through the data in many transactions) goes to a temporary
-// file in tmpDir, then the changes committed meanwhile are laid over it.
+// file in tmpDir (encrypted with a key of this call: tempcipher.go), then
+// the changes committed meanwhile are laid over it.
 // Records come API keys, sessions, contexts and memories first,
 // relationships last. The store must be an Exporter and a ChangeLog.
 func Snapshot(ctx context.Context, st Store, tenant, tmpDir string, begin func(seq int64) error, fn func(*Record) error) (int64, error) {
@@ -256,7 +257,16 @@ func Snapshot(ctx context.Context, st Store, tenant, tmpDir string, begin func(s
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
-	w, err := NewExportWriter(tmp, ExportHeader{})
+	// The spill files are encrypted with keys of this call (tempcipher.go).
+	tmpC, err := newTempCipher()
+	if err != nil {
+		return 0, fmt.Errorf("snapshot: %w", err)
+	}
+	relC, err := newTempCipher()
+	if err != nil {
+		return 0, fmt.Errorf("snapshot: %w", err)
+	}
+	w, err := NewExportWriter(tmpC.writer(tmp), ExportHeader{})
 	if err != nil {
 		return 0, err
 	}
@@ -267,7 +277,7 @@ func Snapshot(ctx context.Context, st Store, tenant, tmpDir string, begin func(s
 	}
 	defer os.Remove(rels.Name())
 	defer rels.Close()
-	rw, err := NewExportWriter(rels, ExportHeader{})
+	rw, err := NewExportWriter(relC.writer(rels), ExportHeader{})
 	if err != nil {
 		return 0, err
 	}
@@ -305,6 +315,7 @@ func Snapshot(ctx context.Context, st Store, tenant, tmpDir string, begin func(s
 	if err := begin(s1); err != nil {
 		return 0, err
 	}
+	ciphers := []*tempCipher{tmpC, relC}
 	for i, f := range []*os.File{tmp, rels} {
 		if i == 1 {
 			if err := ov.Rest(false, fn); err != nil {
@@ -314,7 +325,7 @@ func Snapshot(ctx context.Context, st Store, tenant, tmpDir string, begin func(s
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return 0, err
 		}
-		r, err := NewExportReader(f)
+		r, err := NewExportReader(ciphers[i].reader(f))
 		if err != nil {
 			return 0, err
 		}

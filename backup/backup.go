@@ -63,6 +63,20 @@ type Options struct {
 	Logger *slog.Logger
 	// Retention is the policy of Prune; the zero value means DefaultRetention.
 	Retention Retention
+	// Cipher, when set, encrypts the data and change files of new backups
+	// (the manifest stays readable: counts, seq, sizes and hashes, no
+	// content); nil writes them in plaintext.
+	Cipher Cipher
+}
+
+// Cipher encrypts backup files at rest and reads them back; atrest.Keys
+// implements it.
+type Cipher interface {
+	// Seal returns a writer encrypting into w; its Close ends the file.
+	Seal(w io.Writer) (io.WriteCloser, error)
+	// Open returns the plaintext of r, whether r is encrypted or not; it
+	// fails when r is encrypted and no key of the cipher fits.
+	Open(r io.Reader) (io.Reader, error)
 }
 
 // Manager makes and prunes the backups of one store. It implements
@@ -73,6 +87,7 @@ type Manager struct {
 	now   func() time.Time
 	log   *slog.Logger
 	keep  Retention
+	ciph  Cipher
 	mu    sync.Mutex // one backup or prune at a time
 }
 
@@ -83,7 +98,7 @@ func New(opts Options) (*Manager, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("backup: no directory")
 	}
-	m := &Manager{dir: opts.Dir, store: opts.Store, now: opts.Now, log: opts.Logger, keep: opts.Retention}
+	m := &Manager{dir: opts.Dir, store: opts.Store, now: opts.Now, log: opts.Logger, keep: opts.Retention, ciph: opts.Cipher}
 	if m.now == nil {
 		m.now = time.Now
 	}
@@ -126,7 +141,7 @@ func (m *Manager) create(ctx context.Context) (*contextd.BackupManifest, error) 
 		Counts: map[string]int64{}}
 
 	// The data, as of one change seq.
-	df, err := newGzFile(filepath.Join(tmp, DataFile))
+	df, err := newGzFile(filepath.Join(tmp, DataFile), m.ciph)
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +169,7 @@ func (m *Manager) create(ctx context.Context) (*contextd.BackupManifest, error) 
 	man.Files = append(man.Files, f)
 
 	// The change log up to seq, for point-in-time recovery.
-	cf, err := newGzFile(filepath.Join(tmp, ChangesFile))
+	cf, err := newGzFile(filepath.Join(tmp, ChangesFile), m.ciph)
 	if err != nil {
 		return nil, err
 	}
@@ -257,22 +272,33 @@ func ReadManifest(path string) (*contextd.BackupManifest, error) {
 	return &man, nil
 }
 
-// gzFile is a gzip file being written, hashed as it goes.
+// gzFile is a gzip file being written, hashed as it goes, encrypted after
+// compression when the Manager has a Cipher (the hash and size are of the
+// bytes on disk).
 type gzFile struct {
 	f    *os.File
 	h    hash.Hash
 	n    int64
+	enc  io.WriteCloser // the encryption layer; nil for none
 	gz   *gzip.Writer
 	done bool
 }
 
-func newGzFile(path string) (*gzFile, error) {
+func newGzFile(path string, c Cipher) (*gzFile, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
 	g := &gzFile{f: f, h: sha256.New()}
-	g.gz, _ = gzip.NewWriterLevel(io.MultiWriter(f, g.h, countWriter{&g.n}), gzip.BestSpeed)
+	var w io.Writer = io.MultiWriter(f, g.h, countWriter{&g.n})
+	if c != nil {
+		if g.enc, err = c.Seal(w); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("backup: encrypt: %w", err)
+		}
+		w = g.enc
+	}
+	g.gz, _ = gzip.NewWriterLevel(w, gzip.BestSpeed)
 	return g, nil
 }
 
@@ -282,6 +308,9 @@ func (g *gzFile) Write(b []byte) (int, error) { return g.gz.Write(b) }
 func (g *gzFile) close(name string, records int64) (contextd.BackupFile, error) {
 	g.done = true
 	err := g.gz.Close()
+	if err == nil && g.enc != nil {
+		err = g.enc.Close()
+	}
 	if err == nil {
 		err = g.f.Sync()
 	}

@@ -133,7 +133,7 @@ func TestBackupRestore(t *testing.T) {
 	if b1.Counts["context"] != 3 || b1.Counts["relationship"] != 1 || b1.Counts["memory"] != 1 || b1.Counts["apikey"] != 1 {
 		t.Errorf("backup counts %v", b1.Counts)
 	}
-	if _, err := backup.Verify(b1.Path); err != nil {
+	if _, err := backup.Verify(b1.Path, nil); err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
 
@@ -260,7 +260,7 @@ func TestBackupRestore(t *testing.T) {
 			if err := os.WriteFile(p, b, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := backup.Verify(cp); err == nil {
+			if _, err := backup.Verify(cp, nil); err == nil {
 				t.Errorf("a flipped byte in %s went unnoticed", name)
 			} else {
 				t.Logf("%s: %v", name, err)

@@ -77,7 +77,7 @@ func TestMeasure(t *testing.T) {
 	t.Logf("backup: %v, %.1f MiB (data %.1f MiB + change log %.1f MiB) for a %.1f MiB store (db + wal): %.0f%%",
 		took.Round(time.Millisecond), mib(bb), mib(man.Files[0].Bytes), mib(man.Files[1].Bytes), mib(storeBytes), 100*float64(bb)/float64(storeBytes))
 	start = time.Now()
-	if _, err := backup.Verify(man.Path); err != nil {
+	if _, err := backup.Verify(man.Path, nil); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("verify: %v", time.Since(start).Round(time.Millisecond))

@@ -22,10 +22,11 @@ func StoreChanges(cl contextd.ChangeLog) ChangeSource {
 	}
 }
 
-// BackupChanges is the change log saved in the backup at path.
-func BackupChanges(path string) ChangeSource {
+// BackupChanges is the change log saved in the backup at path, decrypted by
+// c when encrypted (c may be nil for a plaintext backup).
+func BackupChanges(path string, c Cipher) ChangeSource {
 	return func(ctx context.Context, after int64, fn func(*contextd.Change) error) error {
-		return readGz(filepath.Join(path, ChangesFile), func(r io.Reader) error {
+		return readGz(filepath.Join(path, ChangesFile), c, func(r io.Reader) error {
 			return readChanges(r, func(c *contextd.Change) error {
 				if c.Seq <= after {
 					return nil
@@ -45,6 +46,8 @@ type RestoreOptions struct {
 	// Sources hold the changes after the backup (later backups, the live
 	// store's log), read in order; a seq found twice is taken once.
 	Sources []ChangeSource
+	// Cipher decrypts an encrypted backup; nil for a plaintext one.
+	Cipher Cipher
 }
 
 // RestoreResult says what Restore did.
@@ -64,7 +67,7 @@ const restoreBatch = 1000
 // opts.ToTime as of that moment, and the change log up to that point, so
 // history and later backups continue from it.
 func Restore(ctx context.Context, path string, dst contextd.Store, opts RestoreOptions) (*RestoreResult, error) {
-	man, err := Verify(path)
+	man, err := Verify(path, opts.Cipher)
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +92,7 @@ func Restore(ctx context.Context, path string, dst contextd.Store, opts RestoreO
 
 	// The backup's own log: the history up to the backup.
 	var log []*contextd.Change
-	if err := BackupChanges(path)(ctx, man.ChangesFrom, func(c *contextd.Change) error {
+	if err := BackupChanges(path, opts.Cipher)(ctx, man.ChangesFrom, func(c *contextd.Change) error {
 		log = append(log, c)
 		return nil
 	}); err != nil {
@@ -152,7 +155,7 @@ func Restore(ctx context.Context, path string, dst contextd.Store, opts RestoreO
 		return nil
 	}
 	restDone := false
-	err = readGz(filepath.Join(path, DataFile), func(r io.Reader) error {
+	err = readGz(filepath.Join(path, DataFile), opts.Cipher, func(r io.Reader) error {
 		er, err := contextd.NewExportReader(r)
 		if err != nil {
 			return err
@@ -222,8 +225,8 @@ func Pick(dir string, toTime time.Time) (*contextd.BackupManifest, error) {
 }
 
 // Later returns the change logs of the backups of dir made after man, oldest
-// first, as sources for a point-in-time restore.
-func Later(dir string, man *contextd.BackupManifest) ([]ChangeSource, error) {
+// first, as sources for a point-in-time restore; c decrypts encrypted ones.
+func Later(dir string, man *contextd.BackupManifest, c Cipher) ([]ChangeSource, error) {
 	ms, err := List(dir)
 	if err != nil {
 		return nil, err
@@ -231,7 +234,7 @@ func Later(dir string, man *contextd.BackupManifest) ([]ChangeSource, error) {
 	var out []ChangeSource
 	for i := len(ms) - 1; i >= 0; i-- {
 		if ms[i].Seq > man.Seq {
-			out = append(out, BackupChanges(ms[i].Path))
+			out = append(out, BackupChanges(ms[i].Path, c))
 		}
 	}
 	return out, nil

@@ -1,9 +1,11 @@
 package backup
 
 import (
+	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,10 +15,11 @@ import (
 )
 
 // Verify checks the backup at path end to end: the manifest, the size and
-// SHA-256 of every file, and then every line of every file (decompressed
-// and parsed), against the counts, seq and change numbering the manifest
-// records. The error says what is wrong.
-func Verify(path string) (*contextd.BackupManifest, error) {
+// SHA-256 of every file, and then every line of every file (decrypted with
+// c when encrypted, decompressed and parsed), against the counts, seq and
+// change numbering the manifest records. The error says what is wrong. c
+// may be nil when the backup is not encrypted.
+func Verify(path string, c Cipher) (*contextd.BackupManifest, error) {
 	man, err := ReadManifest(path)
 	if err != nil {
 		return nil, err
@@ -37,7 +40,7 @@ func Verify(path string) (*contextd.BackupManifest, error) {
 	// Every record of the data.
 	counts := map[string]int64{}
 	var total int64
-	err = readGz(filepath.Join(path, DataFile), func(r io.Reader) error {
+	err = readGz(filepath.Join(path, DataFile), c, func(r io.Reader) error {
 		er, err := contextd.NewExportReader(r)
 		if err != nil {
 			return err
@@ -70,7 +73,7 @@ func Verify(path string) (*contextd.BackupManifest, error) {
 	// The change log: continuous from ChangesFrom+1 to at most Seq.
 	next := man.ChangesFrom + 1
 	var n int64
-	err = readGz(filepath.Join(path, ChangesFile), func(r io.Reader) error {
+	err = readGz(filepath.Join(path, ChangesFile), c, func(r io.Reader) error {
 		return readChanges(r, func(c *contextd.Change) error {
 			if c.Seq != next {
 				return fmt.Errorf("change %d where %d was expected", c.Seq, next)
@@ -113,15 +116,25 @@ func checkFile(path string, want contextd.BackupFile) error {
 	return nil
 }
 
-// readGz hands fn the decompressed content of a gzip file.
-func readGz(path string, fn func(io.Reader) error) error {
+// readGz hands fn the decompressed content of a gzip file, decrypted first
+// by c when it is encrypted.
+func readGz(path string, c Cipher, fn func(io.Reader) error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	zr, err := gzip.NewReader(f)
+	var r io.Reader = f
+	if c != nil {
+		if r, err = c.Open(f); err != nil {
+			return err
+		}
+	}
+	zr, err := gzip.NewReader(r)
 	if err != nil {
+		if c == nil && isEncrypted(path) {
+			return errors.New("the file is encrypted and no encryption key is set")
+		}
 		return err
 	}
 	defer zr.Close()
@@ -133,4 +146,19 @@ func readGz(path string, fn func(io.Reader) error) error {
 		return err
 	}
 	return nil
+}
+
+// encryptedMagic starts an encrypted backup file (an age file, see atrest).
+const encryptedMagic = "age-encryption.org/v1"
+
+// isEncrypted reports whether the file at path starts as an encrypted file.
+func isEncrypted(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, len(encryptedMagic))
+	_, err = io.ReadFull(f, head)
+	return err == nil && bytes.Equal(head, []byte(encryptedMagic))
 }

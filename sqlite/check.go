@@ -2,14 +2,12 @@ package sqlite
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/contextd/contextd"
-	sqlitedrv "modernc.org/sqlite"
 )
 
 var _ contextd.Checker = (*Store)(nil)
@@ -200,10 +198,9 @@ func (s *Store) checkContent(ctx context.Context, index string) (contextd.CheckI
 		_, err := c.ExecContext(ctx, `INSERT INTO `+index+`(`+index+`, rank) VALUES ('integrity-check', 1)`)
 		return err
 	})
-	var se *sqlitedrv.Error
-	if errors.As(err, &se) && se.Code()&0xff == 11 { // SQLITE_CORRUPT (SQLITE_CORRUPT_VTAB included)
+	if code, ok := errCode(err); ok && code&0xff == 11 { // SQLITE_CORRUPT (SQLITE_CORRUPT_VTAB included)
 		it.OK = false
-		it.Detail = "the index does not match the rows: " + se.Error()
+		it.Detail = "the index does not match the rows: " + errMessage(err)
 		return it, nil
 	}
 	return it, err

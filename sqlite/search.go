@@ -722,10 +722,70 @@ func (s *Store) indexSize(ctx context.Context, tx *conn) (int64, error) {
 		return s.size, nil
 	}
 	var size sql.NullInt64
-	if err := tx.QueryRowContext(ctx, `SELECT sum(pgsize) FROM dbstat WHERE aggregate = TRUE AND (
+	if s.key != nil {
+		// The encrypted driver's SQLite has no dbstat (driver.go).
+		n, err := s.indexPayload(ctx, tx)
+		if err != nil {
+			return 0, err
+		}
+		size.Int64 = n
+	} else if err := tx.QueryRowContext(ctx, `SELECT sum(pgsize) FROM dbstat WHERE aggregate = TRUE AND (
 		name GLOB 'contexts_fts_*' OR name GLOB 'contexts_raw_*' OR name GLOB 'memories_fts_*' OR name GLOB 'memories_raw_*')`).Scan(&size); err != nil {
 		return 0, err
 	}
 	s.size, s.sizeAt = size.Int64, time.Now()
 	return s.size, nil
+}
+
+// indexPayload is the size of the full-text shadow tables where dbstat is
+// missing: the bytes of their values (the index blocks mostly), read row by
+// row, a little less than the pages they fill.
+func (s *Store) indexPayload(ctx context.Context, tx *conn) (int64, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL%' AND (
+		name GLOB 'contexts_fts*' OR name GLOB 'contexts_raw_*' OR name GLOB 'memories_fts*' OR name GLOB 'memories_raw_*')`)
+	if err != nil {
+		return 0, err
+	}
+	var tables []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		tables = append(tables, name)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	var total int64
+	for _, t := range tables {
+		cols, err := tx.QueryContext(ctx, `SELECT name FROM pragma_table_info(?)`, t)
+		if err != nil {
+			return 0, err
+		}
+		var sum []string
+		for cols.Next() {
+			var c string
+			if err := cols.Scan(&c); err != nil {
+				cols.Close()
+				return 0, err
+			}
+			sum = append(sum, `coalesce(length(CAST("`+strings.ReplaceAll(c, `"`, `""`)+`" AS BLOB)), 8)`)
+		}
+		cols.Close()
+		if err := cols.Err(); err != nil {
+			return 0, err
+		}
+		if len(sum) == 0 {
+			continue
+		}
+		var n sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `SELECT sum(`+strings.Join(sum, " + ")+`) FROM "`+strings.ReplaceAll(t, `"`, `""`)+`"`).Scan(&n); err != nil {
+			return 0, err
+		}
+		total += n.Int64
+	}
+	return total, nil
 }

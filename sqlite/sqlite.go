@@ -1,11 +1,14 @@
 // Package sqlite is the embedded default Store of contextd: one SQLite file
 // (DIR/contextd.db) in WAL mode with FTS5 full-text indexes, written by one
 // connection and read by a pool, through the pure-Go driver
-// modernc.org/sqlite (no cgo).
+// modernc.org/sqlite (no cgo), or, when Options.EncryptionKey is set,
+// encrypted at rest through github.com/ncruces/go-sqlite3 (driver.go).
 //
 // Layout:
 //
 //	sqlite.go         Open, pragmas, Close, error translation, read transactions
+//	driver.go         the two drivers (plaintext, encrypted) behind openDB and errCode
+//	rekey.go          Rekey: encrypt, re-key or decrypt a store (contextd rekey)
 //	writer.go         the writer goroutine: group commit of write jobs
 //	conn.go           connections with their prepared statements; the reader pool
 //	migrate.go        embedded migrations (migrations/NNNN_name.sql)
@@ -36,7 +39,6 @@ import (
 	"time"
 
 	"github.com/contextd/contextd"
-	sqlitedrv "modernc.org/sqlite"
 )
 
 // FileName is the database file inside the store's directory.
@@ -55,6 +57,12 @@ type Options struct {
 	ReadConns int
 	// Logger receives the store's diagnostics; nil means slog.Default().
 	Logger *slog.Logger
+	// EncryptionKey, when set (KeySize bytes), encrypts the store at rest:
+	// the database file, its WAL and journals (see driver.go). nil means a
+	// plaintext store. A store is opened with the key it was written with:
+	// ErrWrongKey, ErrNotEncrypted or ErrEncrypted otherwise (Rekey
+	// converts one).
+	EncryptionKey []byte
 }
 
 // Store is a contextd.Store on one SQLite database file.
@@ -62,6 +70,7 @@ type Store struct {
 	w    *sql.DB // the write connection: SQLite allows one writer at a time
 	r    *sql.DB // the read-only connections: WAL lets readers run beside the writer
 	path string
+	key  []byte // the encryption key; nil for a plaintext store
 	now  func() time.Time
 	log  *slog.Logger
 
@@ -100,6 +109,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	}
 	s := &Store{
 		path:   filepath.Join(dir, FileName),
+		key:    opts.EncryptionKey,
 		now:    opts.Now,
 		log:    opts.Logger,
 		closed: make(chan struct{}),
@@ -158,7 +168,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	}, common...)
 
 	var err error
-	s.w, err = sql.Open("sqlite", dsn(s.path, writer))
+	s.w, err = openDB(s.path, s.key, writer)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open writer: %w", err)
 	}
@@ -169,6 +179,11 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	wc, err := s.w.Conn(ctx)
 	if err != nil {
 		s.w.Close()
+		// The pragmas (journal_mode) read the file's header first: a file
+		// and key that do not match fail here, before anything is written.
+		if km := keyMismatch(s.path, s.key != nil, err); km != err {
+			return nil, km
+		}
 		return nil, fmt.Errorf("sqlite: open %s: %w", s.path, err)
 	}
 	s.writer = make(chan *conn, 1)
@@ -181,7 +196,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	}
 	// mode=ro: a reader cannot write even by mistake. The readers open after
 	// the writer has put the file in WAL mode.
-	s.r, err = sql.Open("sqlite", dsn(s.path, reader, "mode=ro"))
+	s.r, err = openDB(s.path, s.key, reader, "mode=ro")
 	if err != nil {
 		s.closeConns()
 		return nil, fmt.Errorf("sqlite: open readers: %w", err)
@@ -348,9 +363,8 @@ func (s *Store) fail(ctx context.Context, op string, err error) error {
 	if ce := ctx.Err(); ce != nil && !errors.Is(err, ce) {
 		err = fmt.Errorf("%w (%w)", ce, err)
 	}
-	var se *sqlitedrv.Error
-	if errors.As(err, &se) {
-		switch se.Code() & 0xff {
+	if code, ok := errCode(err); ok {
+		switch code & 0xff {
 		case 19: // SQLITE_CONSTRAINT
 			if isUnique(err) {
 				return contextd.Errorf(contextd.ECONFLICT, "%s: already exists", op)
@@ -375,9 +389,9 @@ func (w *wrapped) Unwrap() []error {
 
 // isUnique reports whether err is a UNIQUE or PRIMARY KEY violation.
 func isUnique(err error) bool {
-	var se *sqlitedrv.Error
-	if !errors.As(err, &se) || se.Code()&0xff != 19 { // SQLITE_CONSTRAINT
+	if code, ok := errCode(err); !ok || code&0xff != 19 { // SQLITE_CONSTRAINT
 		return false
 	}
-	return strings.Contains(se.Error(), "UNIQUE") || strings.Contains(se.Error(), "PRIMARY KEY")
+	msg := errMessage(err)
+	return strings.Contains(msg, "UNIQUE") || strings.Contains(msg, "PRIMARY KEY")
 }

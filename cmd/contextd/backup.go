@@ -39,9 +39,9 @@ func runBackup(ctx context.Context, args []string, getenv func(string) string, s
 		if fset.NArg() != 1 {
 			return usageError{"backup verify needs one PATH (a backup directory)"}
 		}
-		man, err := backup.Verify(fset.Arg(0))
+		man, err := backup.Verify(fset.Arg(0), cfg.keys())
 		if err != nil {
-			return err
+			return storeKeyError(err)
 		}
 		fmt.Fprintf(stdout, "ok: %s: %s store at change %d, %d records, %d changes, every file and line checked\n",
 			man.Path, man.Store, man.Seq, man.Files[0].Records, man.Files[1].Records)
@@ -64,7 +64,7 @@ func runBackup(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer store.Close()
-	mgr, err := backup.New(backup.Options{Dir: *dir, Store: store, Logger: logger,
+	mgr, err := backup.New(backup.Options{Dir: *dir, Store: store, Logger: logger, Cipher: cfg.keys(),
 		Retention: backup.Retention{Days: cfg.BackupRetentionDays, Daily: backup.DefaultRetention.Daily, Weekly: backup.DefaultRetention.Weekly}})
 	if err != nil {
 		return err
@@ -124,7 +124,7 @@ func runRestore(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	var sources []backup.ChangeSource
 	if !at.IsZero() {
-		if sources, err = backup.Later(backupsDir, man); err != nil {
+		if sources, err = backup.Later(backupsDir, man, cfg.keys()); err != nil {
 			return err
 		}
 	}
@@ -135,9 +135,9 @@ func runRestore(ctx context.Context, args []string, getenv func(string) string, 
 			return err
 		}
 		defer dst.Close()
-		res, err := backup.Restore(ctx, man.Path, dst, backup.RestoreOptions{ToTime: at, Sources: sources})
+		res, err := backup.Restore(ctx, man.Path, dst, backup.RestoreOptions{ToTime: at, Sources: sources, Cipher: cfg.keys()})
 		if err != nil {
-			return err
+			return storeKeyError(err)
 		}
 		return json.NewEncoder(stdout).Encode(res)
 	}
@@ -162,9 +162,9 @@ func runRestore(ctx context.Context, args []string, getenv func(string) string, 
 			return fmt.Errorf("restore: moving the current store aside: %w", err)
 		}
 		if !at.IsZero() {
-			live, err := sqlite.Open(ctx, old, sqlite.Options{Logger: logger})
+			live, err := sqlite.Open(ctx, old, sqlite.Options{Logger: logger, EncryptionKey: cfg.keys().StoreKey()})
 			if err != nil {
-				return fmt.Errorf("restore: reading the change log of the current store: %w", err)
+				return fmt.Errorf("restore: reading the change log of the current store: %w", storeKeyError(err))
 			}
 			defer live.Close()
 			sources = append(sources, backup.StoreChanges(live))
@@ -181,11 +181,13 @@ func runRestore(ctx context.Context, args []string, getenv func(string) string, 
 		}
 		defer releaseNew()
 	}
-	dst, err := sqlite.Open(ctx, cfg.DataDir, sqlite.Options{CacheSizeMB: cfg.CacheSizeMB, Logger: logger})
+	dst, err := sqlite.Open(ctx, cfg.DataDir, sqlite.Options{CacheSizeMB: cfg.CacheSizeMB, Logger: logger,
+		EncryptionKey: cfg.keys().StoreKey()})
 	if err != nil {
 		return err
 	}
-	res, err := backup.Restore(ctx, man.Path, dst, backup.RestoreOptions{ToTime: at, Sources: sources})
+	res, err := backup.Restore(ctx, man.Path, dst, backup.RestoreOptions{ToTime: at, Sources: sources, Cipher: cfg.keys()})
+	err = storeKeyError(err)
 	if cerr := dst.Close(); err == nil {
 		err = cerr
 	}

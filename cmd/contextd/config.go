@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -71,6 +72,7 @@ type Config struct {
 	EmbeddingsURL         string   `json:"embeddingsUrl"`         // EMBEDDINGS_URL: base URL of an OpenAI-compatible /v1/embeddings server (openai)
 	EmbeddingsModel       string   `json:"embeddingsModel"`       // EMBEDDINGS_MODEL: model name sent to it (openai)
 	Security                       // the security gateway's settings (security.go)
+	Encryption                     // encryption at rest (encryption.go)
 }
 
 // Duration is a time.Duration read from JSON as "30s" or a number of seconds.
@@ -242,10 +244,10 @@ var settings = append([]setting{
 	{"LOG_FILE", "log-file", "also log to this file (rotated, kept 30 days)", strSet(func(c *Config) *string { return &c.LogFile })},
 	{"TEMPLATES_DIRECTORY", "templates-directory", "folder of context templates (TYPE.json)", strSet(func(c *Config) *string { return &c.TemplatesDirectory })},
 	{"BACKUP_RETENTION_DAYS", "backup-retention-days", "days backups are kept (tiers: daily, weekly, monthly)", intSet(func(c *Config) *int { return &c.BackupRetentionDays })},
-}, securitySettings...)
+}, slices.Concat(securitySettings, encryptionSettings)...)
 
 // secretFiles are the settings that may be read from a file named by NAME_FILE.
-var secretFiles = []string{"JWT_SECRET", "NEO4J_PASSWORD", "LLM_API_KEY", "METRICS_TOKEN", "REDIS_URL"}
+var secretFiles = []string{"JWT_SECRET", "NEO4J_PASSWORD", "LLM_API_KEY", "METRICS_TOKEN", "REDIS_URL", "ENCRYPTION_KEY", "ENCRYPTION_PREVIOUS_KEYS"}
 
 // profiles are the configuration profiles under config/.
 var profiles = []string{"production", "development", "test", "docker"}
@@ -429,6 +431,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return &configError{"LOG_LEVEL", err.Error()}
+	}
+	if err := c.Encryption.validate(); err != nil {
+		return err
 	}
 	return c.Security.validate()
 }

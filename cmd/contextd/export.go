@@ -13,18 +13,22 @@ import (
 	"time"
 
 	"github.com/contextd/contextd"
+	"github.com/contextd/contextd/atrest"
 )
 
-// runExport is "contextd export [--tenant T] [--out FILE] [--format F]":
-// a consistent snapshot of the store (every tenant, API keys included, by
-// default) as a contextd-export (ndjson), or its graph of contexts and
-// relationships as GraphML or Cypher statements for Neo4j tools.
+// runExport is "contextd export [--tenant T] [--out FILE] [--format F]
+// [--plaintext]": a consistent snapshot of the store (every tenant, API keys
+// included, by default) as a contextd-export (ndjson), or its graph of
+// contexts and relationships as GraphML or Cypher statements for Neo4j
+// tools. With ENCRYPTION_KEY set the output is encrypted (an age file, see
+// package atrest) unless --plaintext is given; `contextd import` reads it.
 func runExport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fset := newFlagSet("export", stderr)
 	var (
 		tenant = fset.String("tenant", "", "export one tenant (default: every tenant, with API keys)")
 		out    = fset.String("out", "-", "output file (- for standard output)")
 		format = fset.String("format", "ndjson", "ndjson (contextd-export v1), graphml or cypher")
+		plain  = fset.Bool("plaintext", false, "write plaintext even when ENCRYPTION_KEY is set (the output leaves the encryption at rest)")
 	)
 	cfg, err := loadConfig(fset, args, getenv)
 	if err != nil {
@@ -62,7 +66,15 @@ func runExport(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer store.Close()
-	bw := bufio.NewWriterSize(w, 256<<10)
+	keys := cfg.keys()
+	if *plain {
+		keys = &atrest.Keys{}
+	}
+	sealed, err := keys.Seal(w)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(sealed, 256<<10)
 	var ew *contextd.ExportWriter
 	_, err = contextd.Snapshot(ctx, store, *tenant, os.TempDir(), func(seq int64) error {
 		if g != nil {
@@ -86,6 +98,9 @@ func runExport(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	if err == nil {
 		err = bw.Flush()
+	}
+	if err == nil {
+		err = sealed.Close() // the end of an encrypted file
 	}
 	if err != nil || file == nil {
 		return err

@@ -18,8 +18,10 @@ import (
 // (into its own tenants, or all into T), or with --format mcp-memory a
 // memory.jsonl of the reference MCP memory server brought in as entities
 // (contexts) and relations (into T, default "default"). The format is
-// detected from the first line unless given. It prints what it did as JSON;
-// importing the same file again adds nothing.
+// detected from the first line unless given. An encrypted file (contextd
+// export with ENCRYPTION_KEY set) is decrypted with ENCRYPTION_KEY or one of
+// ENCRYPTION_PREVIOUS_KEYS. It prints what it did as JSON; importing the
+// same file again adds nothing.
 func runImportMCP(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fset := newFlagSet("import", stderr)
 	var (
@@ -47,6 +49,9 @@ func runImportMCP(ctx context.Context, args []string, getenv func(string) string
 		}
 		defer f.Close()
 		in = f
+	}
+	if in, err = cfg.keys().Open(in); err != nil {
+		return storeKeyError(fmt.Errorf("import %s: %w", fset.Arg(0), err))
 	}
 	br := bufio.NewReaderSize(in, 1<<20)
 	if *format == "auto" {

@@ -59,13 +59,18 @@ Usage:
   contextd import [--format contextd|mcp-memory] [--tenant T] FILE
                                            load a contextd export idempotently, or bring over a
                                            reference MCP memory server's memory.jsonl
-  contextd export [--tenant T] [--out FILE] [--format ndjson|graphml|cypher]
-                                           a consistent export (every tenant by default)
+  contextd export [--tenant T] [--out FILE] [--format ndjson|graphml|cypher] [--plaintext]
+                                           a consistent export (every tenant by default),
+                                           encrypted when ENCRYPTION_KEY is set
   contextd backup [--dir DIR]             make a backup in BACKUP_DIRECTORY; prints its path
   contextd backup verify PATH | list | prune
   contextd restore PATH [--to-time RFC3339]
                                            replace the store (stopped) by a backup, or by the
                                            state at a moment (point-in-time recovery)
+  contextd rekey (--new-key-file FILE | --decrypt) [--keep-old]
+                                           re-encrypt the store (stopped) under a new key,
+                                           encrypt a plaintext one, or decrypt it
+  contextd decrypt [--out FILE] FILE      the plaintext of an encrypted export or backup file
   contextd check [--full] [--json]        check that the full-text indexes agree with the rows
   contextd reindex                        embed every context and memory whose vector is missing or of another model
   contextd eval locomo PATH               LoCoMo turn recall of fulltext, semantic and hybrid search
@@ -100,6 +105,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runExport(ctx, args, getenv, stdout, stderr)
 	case "backup":
 		return runBackup(ctx, args, getenv, stdout, stderr)
+	case "rekey":
+		return runRekey(ctx, args, getenv, stdout, stderr)
+	case "decrypt":
+		return runDecrypt(ctx, args, getenv, stdout, stderr)
 	case "restore":
 		return runRestore(ctx, args, getenv, stdout, stderr)
 	case "check":

@@ -26,7 +26,8 @@ many records of each kind and tenant as the source. The target must be empty;
 stop the servers using either store first.
 
 URLs:
-  sqlite:DIR                       the embedded store in directory DIR
+  sqlite:DIR                       the embedded store in directory DIR (encrypted with
+                                   ENCRYPTION_KEY or ENCRYPTION_KEY_FILE when set)
   neo4j://host:7687                Neo4j (also bolt://, neo4j+s://, bolt+s://, ...)
                                    user and password: neo4j://user:pass@host:7687, else
                                    NEO4J_USERNAME and NEO4J_PASSWORD (or NEO4J_PASSWORD_FILE);
@@ -154,9 +155,13 @@ func openStoreURL(ctx context.Context, raw string, getenv func(string) string, l
 		if dir == "" {
 			return nil, usageError{"sqlite: needs a directory (sqlite:DIR)"}
 		}
-		s, err := sqlite.Open(ctx, dir, sqlite.Options{Logger: logger})
+		key, err := envStoreKey(getenv)
 		if err != nil {
 			return nil, err
+		}
+		s, err := sqlite.Open(ctx, dir, sqlite.Options{Logger: logger, EncryptionKey: key})
+		if err != nil {
+			return nil, storeKeyError(err)
 		}
 		return s, nil
 	}

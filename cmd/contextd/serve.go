@@ -28,7 +28,12 @@ import (
 func openStore(ctx context.Context, cfg *Config, logger *slog.Logger) (contextd.Store, error) {
 	switch cfg.Store {
 	case "sqlite":
-		return sqlite.Open(ctx, cfg.DataDir, sqlite.Options{CacheSizeMB: cfg.CacheSizeMB, Logger: logger})
+		s, err := sqlite.Open(ctx, cfg.DataDir, sqlite.Options{CacheSizeMB: cfg.CacheSizeMB, Logger: logger,
+			EncryptionKey: cfg.keys().StoreKey()})
+		if err != nil {
+			return nil, storeKeyError(previousKeyError(cfg, err))
+		}
+		return s, nil
 	case "neo4j":
 		s, err := neo4j.Open(ctx, neo4j.Options{URI: cfg.Neo4jURI, Username: cfg.Neo4jUsername,
 			Password: cfg.Neo4jPassword, Database: cfg.Neo4jDatabase, Namespace: cfg.Neo4jNamespace, Logger: logger,
@@ -87,6 +92,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	store, err := openStore(ctx, cfg, logger)
 	if err != nil {
 		return err
+	}
+	if k := cfg.keys(); k.Enabled() { // never the key itself
+		logger.Info("encryption at rest on", "store", cfg.Store == "sqlite", "backups", true, "exports", true, "previousKeys", len(k.Previous))
 	}
 	defer func() {
 		if err := store.Close(); err != nil {
@@ -159,7 +167,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 
-	backups, err := backup.New(backup.Options{Dir: cfg.BackupDirectory, Store: served, Logger: logger,
+	backups, err := backup.New(backup.Options{Dir: cfg.BackupDirectory, Store: served, Logger: logger, Cipher: cfg.keys(),
 		Retention: backup.Retention{Days: cfg.BackupRetentionDays, Daily: backup.DefaultRetention.Daily, Weekly: backup.DefaultRetention.Weekly}})
 	if err != nil {
 		return err
