@@ -273,7 +273,23 @@ func (s *Store) SearchContexts(ctx context.Context, sc contextd.Scope, q context
 		if err != nil {
 			return err
 		}
-		err = withQuery(ctx, parsed, r, func(fq ftsQuery) error { return run(tx, fq) })
+		if words, ok := topkWords(parsed); ok && len(facets) == 0 {
+			var served bool
+			page, res.Total, served, err = s.topkSearch(ctx, tx, r, words, &f, tenantOnly, offset, limit)
+			if err != nil {
+				return err
+			}
+			if served {
+				used = newFTSQuery(parsed.Positive(), nil)
+				used.r = r
+			}
+			err = nil
+			if !served {
+				err = withQuery(ctx, parsed, r, func(fq ftsQuery) error { return run(tx, fq) })
+			}
+		} else {
+			err = withQuery(ctx, parsed, r, func(fq ftsQuery) error { return run(tx, fq) })
+		}
 		if errors.Is(err, errNoMatch) {
 			page, res.Total = nil, 0
 			for _, fc := range facets {

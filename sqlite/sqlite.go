@@ -55,6 +55,12 @@ type Options struct {
 	ReadConns int
 	// Logger receives the store's diagnostics; nil means slog.Default().
 	Logger *slog.Logger
+	// TopKMinContexts is the size from which a tenant's full-text searches
+	// use the top-k index (topk.go) once its segment is built; 0 means
+	// 5,000, a negative value turns the index off (every search on FTS5).
+	TopKMinContexts int
+	// TopKCacheMB bounds the decoded posting lists kept in memory; 0 means 64.
+	TopKCacheMB int
 }
 
 // Store is a contextd.Store on one SQLite database file.
@@ -87,6 +93,8 @@ type Store struct {
 	closed    chan struct{}
 
 	vectors vectorState // semantic search: the vector index (vectors.go)
+
+	topk *topkState // the top-k search index (topk.go); nil when off
 }
 
 // Open opens (creating if needed) the store in directory dir and brings its
@@ -206,6 +214,10 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", s.path, err)
 	}
+	if err := s.startTopK(ctx, opts); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", s.path, err)
+	}
 	return s, nil
 }
 
@@ -236,6 +248,7 @@ func (s *Store) Path() string { return s.path }
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.closed)
+		s.stopTopK()
 		s.wmu.Lock()
 		s.wclosed = true
 		close(s.wq)
