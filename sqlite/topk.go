@@ -384,11 +384,20 @@ func freshMatches(ctx context.Context, tx *conn, r pkRange, g segment, words []s
 		}
 		dl = idList(pks)
 	}
+	// Most searches find no row past the watermark: one b-tree seek says so,
+	// and saves a MATCH per word (each opens every FTS5 segment of the term).
+	var newer bool
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM contexts WHERE pk BETWEEN ? AND ?)`, g.watermark+1, r.hi).Scan(&newer); err != nil {
+		return nil, err
+	}
 	scores := map[int64]float64{}
 	var order []int64
 	for i, w := range words {
 		match := ftsTerm(contextd.Term{Words: []string{w}})
-		queries := [][]any{{byRange, hitMark, match, g.watermark + 1, r.hi}}
+		var queries [][]any
+		if newer {
+			queries = append(queries, []any{byRange, hitMark, match, g.watermark + 1, r.hi})
+		}
 		if dl != "" {
 			queries = append(queries, []any{byList, hitMark, match, dl})
 		}
@@ -509,7 +518,13 @@ func topkPage(ctx context.Context, tx *conn, all []match, f *sqlBuilder, tenantO
 	need := offset + limit
 	checked := map[int64]bool{}
 	var passed []hit
-	for m := 2*need + 64; ; m *= 4 {
+	// Without filters every match passes: the best need (and their ties)
+	// settle the page. With filters, twice that and more, as topPage does.
+	m := need
+	if !tenantOnly {
+		m = 2*need + 64
+	}
+	for ; ; m *= 4 {
 		best, every := bestMatches(all, m)
 		var todo []match
 		for _, x := range best {
@@ -562,8 +577,10 @@ func filterMatches(ctx context.Context, tx *conn, ms []match, f *sqlBuilder) ([]
 	for i, x := range ms {
 		score[x.pk], pks[i] = x.score, x.pk
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT c.pk, c.created_at, c.id FROM contexts c
-		WHERE c.pk IN (SELECT value FROM json_each(?)) AND `+f.where(), append([]any{idList(pks)}, f.args...)...)
+	// The list drives (CROSS JOIN): a row seek per match, not the tenant's
+	// rows by the tenant index.
+	rows, err := tx.QueryContext(ctx, `SELECT c.pk, c.created_at, c.id FROM json_each(?) AS j
+		CROSS JOIN contexts c ON c.pk = j.value WHERE `+f.where(), append([]any{idList(pks)}, f.args...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -587,19 +604,31 @@ func countPassing(ctx context.Context, tx *conn, all []match, f *sqlBuilder) (in
 		pks[i] = x.pk
 	}
 	var n int
-	err := tx.QueryRowContext(ctx, `SELECT count(*) FROM contexts c WHERE c.pk IN (SELECT value FROM json_each(?)) AND `+f.where(),
+	err := tx.QueryRowContext(ctx, `SELECT count(*) FROM json_each(?) AS j CROSS JOIN contexts c ON c.pk = j.value WHERE `+f.where(),
 		append([]any{idList(pks)}, f.args...)...).Scan(&n)
 	return n, err
 }
 
 // markDirty records, in the transaction of a change, that the row pk is
 // changed or removed while a segment holds it (or a build in progress will):
-// searches then read it from FTS5 until the next segment.
+// searches then read it from FTS5 until the next segment. A new row (pk
+// above every watermark) writes nothing. The checks are reads first: a
+// statement that may write several rows opens a savepoint, and FTS5 flushes
+// its pending terms at every savepoint, which would cost a segment per row.
 func markDirty(ctx context.Context, tx *conn, pk int64) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO topk_dirty (pk, n)
-		SELECT ?1, coalesce((SELECT max(n) FROM topk_dirty), 0) + 1
-		WHERE EXISTS (SELECT 1 FROM topk_segments WHERE part = ?2 AND pending >= ?1)
-		ON CONFLICT (pk) DO UPDATE SET n = excluded.n`, pk, pk>>pkBits)
+	var pending int64
+	err := tx.QueryRowContext(ctx, `SELECT pending FROM topk_segments WHERE part = ?`, pk>>pkBits).Scan(&pending)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && pending < pk) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var n int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(n), 0) + 1 FROM topk_dirty`).Scan(&n); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO topk_dirty (pk, n) VALUES (?, ?) ON CONFLICT (pk) DO UPDATE SET n = excluded.n`, pk, n)
 	return err
 }
 
