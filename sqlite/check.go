@@ -94,7 +94,11 @@ func (s *Store) Check(ctx context.Context, opts contextd.CheckOptions) (*context
 			}
 			add(contextd.CheckItem{Name: ix.index + " structure", OK: len(bad) == 0, Detail: strings.Join(bad, "; ")})
 		}
-		return nil
+		items, err := s.checkTopK(ctx, c, opts.Full)
+		for _, it := range items {
+			add(it)
+		}
+		return err
 	})
 	if err != nil {
 		return nil, err

@@ -71,6 +71,7 @@ type Config struct {
 	EmbeddingsURL         string   `json:"embeddingsUrl"`         // EMBEDDINGS_URL: base URL of an OpenAI-compatible /v1/embeddings server (openai)
 	EmbeddingsModel       string   `json:"embeddingsModel"`       // EMBEDDINGS_MODEL: model name sent to it (openai)
 	Security                       // the security gateway's settings (security.go)
+	SearchIndex                    // the embedded store's top-k search index (searchindex.go)
 }
 
 // Duration is a time.Duration read from JSON as "30s" or a number of seconds.
@@ -138,6 +139,7 @@ func defaultConfig() Config {
 		OperatorTenant:        "default",
 		TemplatesDirectory:    "./templates",
 		Security:              defaultSecurity(),
+		SearchIndex:           defaultSearchIndex(),
 	}
 }
 
@@ -242,7 +244,7 @@ var settings = append([]setting{
 	{"LOG_FILE", "log-file", "also log to this file (rotated, kept 30 days)", strSet(func(c *Config) *string { return &c.LogFile })},
 	{"TEMPLATES_DIRECTORY", "templates-directory", "folder of context templates (TYPE.json)", strSet(func(c *Config) *string { return &c.TemplatesDirectory })},
 	{"BACKUP_RETENTION_DAYS", "backup-retention-days", "days backups are kept (tiers: daily, weekly, monthly)", intSet(func(c *Config) *int { return &c.BackupRetentionDays })},
-}, securitySettings...)
+}, append(securitySettings, searchIndexSettings...)...)
 
 // secretFiles are the settings that may be read from a file named by NAME_FILE.
 var secretFiles = []string{"JWT_SECRET", "NEO4J_PASSWORD", "LLM_API_KEY", "METRICS_TOKEN", "REDIS_URL"}
@@ -429,6 +431,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return &configError{"LOG_LEVEL", err.Error()}
+	}
+	if err := c.SearchIndex.validate(); err != nil {
+		return err
 	}
 	return c.Security.validate()
 }

@@ -67,7 +67,7 @@ Usage:
                                            replace the store (stopped) by a backup, or by the
                                            state at a moment (point-in-time recovery)
   contextd check [--full] [--json]        check that the full-text indexes agree with the rows
-  contextd reindex                        embed every context and memory whose vector is missing or of another model
+  contextd reindex                        rebuild the top-k search index; embed every context and memory whose vector is missing or of another model
   contextd eval locomo PATH               LoCoMo turn recall of fulltext, semantic and hybrid search
   contextd version
 

@@ -28,7 +28,7 @@ import (
 func openStore(ctx context.Context, cfg *Config, logger *slog.Logger) (contextd.Store, error) {
 	switch cfg.Store {
 	case "sqlite":
-		return sqlite.Open(ctx, cfg.DataDir, sqlite.Options{CacheSizeMB: cfg.CacheSizeMB, Logger: logger})
+		return sqlite.Open(ctx, cfg.DataDir, sqliteOptions(cfg, logger))
 	case "neo4j":
 		s, err := neo4j.Open(ctx, neo4j.Options{URI: cfg.Neo4jURI, Username: cfg.Neo4jUsername,
 			Password: cfg.Neo4jPassword, Database: cfg.Neo4jDatabase, Namespace: cfg.Neo4jNamespace, Logger: logger,
