@@ -281,6 +281,9 @@ func (s *Store) closeConns() error {
 	if s.w != nil {
 		errs = append(errs, s.w.Close())
 	}
+	if s.topk != nil {
+		s.topk.tok.close()
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("sqlite: close: %w", err)
 	}

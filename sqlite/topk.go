@@ -80,13 +80,59 @@ func (g segment) avgdl() float64 { return float64(g.tokens) / float64(g.docs) }
 
 // postingList is one term's decoded postings in a segment: the rows in pk
 // order and each one's BM25 term part (bm25TF with the segment's average).
+// The check decodes lists whole; searches iterate the encoded ones.
 type postingList struct {
 	df  int64
 	pks []int64
 	tf  []float64
 }
 
-func (p *postingList) bytes() int64 { return int64(len(p.pks))*16 + 96 }
+// encodedList is a term's posting list as stored, after its count: what the
+// cache holds (about 4 bytes a posting), decoded while a search merges it.
+type encodedList struct {
+	df   int64
+	data []byte
+}
+
+func (p *encodedList) bytes() int64 { return int64(len(p.data)) + 96 }
+
+// postingIter walks an encodedList: pk and tf are the current row's.
+type postingIter struct {
+	data  []byte
+	left  int64
+	avgdl float64
+	pk    int64
+	tf    float64
+	done  bool
+}
+
+func newPostingIter(l *encodedList, lo int64, avgdl float64) (postingIter, error) {
+	it := postingIter{data: l.data, left: l.df, avgdl: avgdl, pk: lo}
+	return it, it.next()
+}
+
+// next moves to the next row, or sets done.
+func (it *postingIter) next() error {
+	if it.left == 0 {
+		it.done = true
+		return nil
+	}
+	var v [3]uint64
+	for j := range v {
+		x, k := binary.Uvarint(it.data)
+		if k <= 0 {
+			return errBadPostings
+		}
+		v[j], it.data = x, it.data[k:]
+	}
+	if v[0] == 0 {
+		return errBadPostings
+	}
+	it.left--
+	it.pk += int64(v[0])
+	it.tf = bm25TF(float64(v[1]), float64(v[2]), it.avgdl)
+	return nil
+}
 
 // encodePostings writes a posting list of a segment whose rows start at lo:
 // uvarint count, then per row the uvarint pk delta (from lo, then from the
@@ -105,35 +151,35 @@ func encodePostings(buf []byte, lo int64, pks []int64, w, d []uint32) []byte {
 
 var errBadPostings = errors.New("malformed posting list")
 
-// decodePostings reads a posting list of a segment whose rows start at lo.
+// decodePostings reads a whole posting list of a segment whose rows start
+// at lo, and checks it ends where its count says.
 func decodePostings(b []byte, lo int64, avgdl float64) (*postingList, error) {
+	l, err := splitPostings(b)
+	if err != nil {
+		return nil, err
+	}
+	p := &postingList{df: l.df, pks: make([]int64, 0, l.df), tf: make([]float64, 0, l.df)}
+	it, err := newPostingIter(l, lo, avgdl)
+	for ; err == nil && !it.done; err = it.next() {
+		p.pks = append(p.pks, it.pk)
+		p.tf = append(p.tf, it.tf)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(it.data) != 0 {
+		return nil, errBadPostings
+	}
+	return p, nil
+}
+
+// splitPostings reads the count of a stored posting list.
+func splitPostings(b []byte) (*encodedList, error) {
 	n, k := binary.Uvarint(b)
 	if k <= 0 || n > uint64(len(b)) {
 		return nil, errBadPostings
 	}
-	b = b[k:]
-	p := &postingList{df: int64(n), pks: make([]int64, n), tf: make([]float64, n)}
-	prev := lo
-	for i := range p.pks {
-		var v [3]uint64
-		for j := range v {
-			x, k := binary.Uvarint(b)
-			if k <= 0 {
-				return nil, errBadPostings
-			}
-			v[j], b = x, b[k:]
-		}
-		if v[0] == 0 {
-			return nil, errBadPostings
-		}
-		prev += int64(v[0])
-		p.pks[i] = prev
-		p.tf[i] = bm25TF(float64(v[1]), float64(v[2]), avgdl)
-	}
-	if len(b) != 0 {
-		return nil, errBadPostings
-	}
-	return p, nil
+	return &encodedList{df: int64(n), data: b[k:]}, nil
 }
 
 // postingKey names a posting list: lists never change once written, so a
@@ -147,18 +193,18 @@ type postingKey struct {
 // arbitrary entries are dropped until it is 3/4 full.
 type postingCache struct {
 	mu     sync.Mutex
-	m      map[postingKey]*postingList
+	m      map[postingKey]*encodedList
 	size   int64
 	budget int64
 }
 
-func (c *postingCache) get(k postingKey) *postingList {
+func (c *postingCache) get(k postingKey) *encodedList {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.m[k]
 }
 
-func (c *postingCache) put(k postingKey, p *postingList) {
+func (c *postingCache) put(k postingKey, p *encodedList) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old := c.m[k]; old != nil {
@@ -223,8 +269,8 @@ func loadSegment(ctx context.Context, tx *conn, part int64) (segment, bool, erro
 	return g, err == nil && g.docs > 0, err
 }
 
-// postings returns a term's posting list in segment g (nil: not in it).
-func (s *Store) postings(ctx context.Context, tx *conn, g segment, term string) (*postingList, error) {
+// postings returns a term's posting list in segment g (empty: not in it).
+func (s *Store) postings(ctx context.Context, tx *conn, g segment, term string) (*encodedList, error) {
 	key := postingKey{g.part, g.gen, term}
 	if p := s.topk.cache.get(key); p != nil {
 		return p, nil
@@ -232,14 +278,14 @@ func (s *Store) postings(ctx context.Context, tx *conn, g segment, term string) 
 	var blob []byte
 	err := tx.QueryRowContext(ctx, `SELECT postings FROM topk_postings WHERE part = ? AND gen = ? AND term = ?`, g.part, g.gen, term).Scan(&blob)
 	if errors.Is(err, sql.ErrNoRows) {
-		p := &postingList{}
+		p := &encodedList{}
 		s.topk.cache.put(key, p)
 		return p, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	p, err := decodePostings(blob, g.part<<pkBits, g.avgdl())
+	p, err := splitPostings(blob)
 	if err != nil {
 		return nil, fmt.Errorf("top-k index: partition %d, term %q: %w", g.part, term, err)
 	}
@@ -296,7 +342,7 @@ func (s *Store) topkMatches(ctx context.Context, tx *conn, r pkRange, g segment,
 		return nil, err
 	}
 	n := len(terms)
-	lists := make([]*postingList, n)
+	lists := make([]*encodedList, n)
 	idf := make([]float64, n)
 	for i, t := range terms {
 		if lists[i], err = s.postings(ctx, tx, g, t); err != nil {
@@ -311,26 +357,31 @@ func (s *Store) topkMatches(ctx context.Context, tx *conn, r pkRange, g segment,
 	// Merge the lists in pk order; a row's score adds its terms in query
 	// order, as bm25() adds its phrases.
 	size := len(fresh)
-	for _, l := range lists {
-		size += len(l.pks)
+	its := make([]postingIter, n)
+	for i, l := range lists {
+		size += int(l.df)
+		if its[i], err = newPostingIter(l, r.lo, g.avgdl()); err != nil {
+			return nil, fmt.Errorf("top-k index: partition %d, term %q: %w", g.part, terms[i], err)
+		}
 	}
 	out := make([]match, 0, size)
-	pos := make([]int, n)
 	for {
 		next := int64(math.MaxInt64)
-		for i, l := range lists {
-			if pos[i] < len(l.pks) && l.pks[pos[i]] < next {
-				next = l.pks[pos[i]]
+		for i := range its {
+			if !its[i].done && its[i].pk < next {
+				next = its[i].pk
 			}
 		}
 		if next == math.MaxInt64 {
 			break
 		}
 		var score float64
-		for i, l := range lists {
-			if pos[i] < len(l.pks) && l.pks[pos[i]] == next {
-				score += idf[i] * l.tf[pos[i]]
-				pos[i]++
+		for i := range its {
+			if !its[i].done && its[i].pk == next {
+				score += idf[i] * its[i].tf
+				if err := its[i].next(); err != nil {
+					return nil, fmt.Errorf("top-k index: partition %d, term %q: %w", g.part, terms[i], err)
+				}
 			}
 		}
 		if !dirty[next] {

@@ -364,7 +364,7 @@ func (s *Store) startTopK(ctx context.Context, opts Options) error {
 	s.topk = &topkState{
 		minDocs: minDocs,
 		tok:     tok,
-		cache:   postingCache{m: map[postingKey]*postingList{}, budget: cacheMB << 20},
+		cache:   postingCache{m: map[postingKey]*encodedList{}, budget: cacheMB << 20},
 		kick:    make(chan struct{}, 1),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
@@ -374,12 +374,12 @@ func (s *Store) startTopK(ctx context.Context, opts Options) error {
 	return nil
 }
 
-// stopTopK stops the builder and waits for it.
+// stopTopK stops the builder and waits for it. The tokenizer is closed
+// with the connections (closeConns), once no search runs.
 func (s *Store) stopTopK() {
 	if s.topk == nil {
 		return
 	}
 	close(s.topk.stop)
 	<-s.topk.done
-	s.topk.tok.close()
 }
