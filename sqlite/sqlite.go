@@ -11,6 +11,7 @@
 //	migrate.go        embedded migrations (migrations/NNNN_name.sql)
 //	contexts.go       contexts; relationships.go edges and the graph walk
 //	search.go         full-text search, facets, highlights (highlight.go), stats
+//	topk.go           the top-k search index of large tenants (topk_build.go builds it)
 //	memories.go       memories and their search; sessions.go; keys.go
 //
 // Every write runs in a transaction on the single write connection and is

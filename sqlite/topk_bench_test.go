@@ -16,7 +16,8 @@ import (
 
 // BenchmarkSearchTopK compares, on the same store and in the same run, the
 // FTS5 path and the top-k index for one tenant of N contexts: 2-4 words of
-// rank 200-4,000 (as `contextd bench` asks), the best 10. Sizes come from
+// rank 200-4,000 (as `contextd bench` asks), the best 10, without and with
+// a type filter (a quarter of the rows pass). Sizes come from
 // TOPK_BENCH_SIZES (default 10000; e.g. 10000,100000). It reports the build
 // time of the segment and, per path, the matches per query.
 func BenchmarkSearchTopK(b *testing.B) {
@@ -53,13 +54,17 @@ func BenchmarkSearchTopK(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Logf("%d contexts: segment built in %v", n, time.Since(start))
-		for _, path := range []string{"fts5", "topk"} {
-			sqlite.SetTopK(s, path == "topk")
+		for _, path := range []string{"fts5", "topk", "fts5-filtered", "topk-filtered"} {
+			sqlite.SetTopK(s, strings.HasPrefix(path, "topk"))
+			var filters contextd.SearchFilters
+			if strings.HasSuffix(path, "-filtered") {
+				filters.Types = []string{"decision"} // a quarter of the rows
+			}
 			b.Run(fmt.Sprintf("%s/%d", path, n), func(b *testing.B) {
 				var matches int
 				i := 0
 				for b.Loop() {
-					res, err := s.SearchContexts(ctx, sc, contextd.SearchQuery{Query: queries[i%len(queries)], Limit: 10})
+					res, err := s.SearchContexts(ctx, sc, contextd.SearchQuery{Query: queries[i%len(queries)], Limit: 10, Filters: filters})
 					if err != nil {
 						b.Fatal(err)
 					}
