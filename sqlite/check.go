@@ -97,7 +97,14 @@ func (s *Store) Check(ctx context.Context, opts contextd.CheckOptions) (*context
 		if err := checkChangeLog(ctx, c, opts.Full, add); err != nil {
 			return err
 		}
-		return checkVectors(ctx, c, opts, add)
+		if err := checkVectors(ctx, c, opts, add); err != nil {
+			return err
+		}
+		items, err := s.checkTopK(ctx, c, opts.Full)
+		for _, it := range items {
+			add(it)
+		}
+		return err
 	})
 	if err != nil {
 		return nil, err

@@ -348,6 +348,9 @@ func (s *Store) DeleteContext(ctx context.Context, sc contextd.Scope, id string)
 
 // indexContext adds a context's text to both full-text indexes of its shard.
 func indexContext(ctx context.Context, tx *conn, pk int64, title, content string) error {
+	if err := markDirty(ctx, tx, pk); err != nil {
+		return err
+	}
 	for _, ix := range []string{contextIndex.stem, contextIndex.raw} {
 		ix = ftsName(ix, shardOf(pk))
 		if _, err := tx.ExecContext(ctx, `INSERT INTO `+ix+` (rowid, title, content) VALUES (?, ?, ?)`, pk, title, content); err != nil {
@@ -359,6 +362,9 @@ func indexContext(ctx context.Context, tx *conn, pk int64, title, content string
 
 // unindexContext removes a context's text, as it was indexed, from both.
 func unindexContext(ctx context.Context, tx *conn, pk int64, title, content string) error {
+	if err := markDirty(ctx, tx, pk); err != nil {
+		return err
+	}
 	for _, ix := range []string{contextIndex.stem, contextIndex.raw} {
 		ix = ftsName(ix, shardOf(pk))
 		if _, err := tx.ExecContext(ctx, `INSERT INTO `+ix+` (`+ix+`, rowid, title, content) VALUES ('delete', ?, ?, ?)`,

@@ -26,3 +26,24 @@ func ReaderPragma(s *Store, name string) (string, error) {
 // WriterStats returns the transactions the writer ran and the batches run
 // again after a failed job.
 func WriterStats(s *Store) (batches, retries int64) { return s.batches.Load(), s.retries.Load() }
+
+// BuildTopK builds the top-k segment of the tenant's partition now.
+func BuildTopK(s *Store, tenant string) error {
+	ctx := context.Background()
+	var r pkRange
+	err := s.read(ctx, "test", func(c *conn) error {
+		var err error
+		r, err = s.tenantRange(ctx, c, tenant)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return s.buildTopK(ctx, r.lo>>pkBits)
+}
+
+// SetTopK turns the top-k search path on or off (the index is kept).
+func SetTopK(s *Store, on bool) { s.topk.off.Store(!on) }
+
+// TopKServed is the number of searches answered from the top-k index.
+func TopKServed(s *Store) int64 { return s.topk.served.Load() }

@@ -183,7 +183,8 @@ func isFTSError(err error) bool {
 
 // SearchContexts implements contextd.ContextStore with FTS5: BM25 over title
 // (weight 4) and content (weight 1), filters in SQL, total and facets over
-// every match.
+// every match. Plain-word queries without facets in a tenant with a top-k
+// segment are answered from it instead (topk.go), with the same results.
 func (s *Store) SearchContexts(ctx context.Context, sc contextd.Scope, q contextd.SearchQuery) (*contextd.SearchResult, error) {
 	switch q.Mode {
 	case "", contextd.ModeFulltext:
@@ -273,7 +274,20 @@ func (s *Store) SearchContexts(ctx context.Context, sc contextd.Scope, q context
 		if err != nil {
 			return err
 		}
-		err = withQuery(ctx, parsed, r, func(fq ftsQuery) error { return run(tx, fq) })
+		// Plain words without facets: the top-k index when the tenant has
+		// a segment (topk.go), else FTS5.
+		served := false
+		if words, ok := topkWords(parsed); ok && len(facets) == 0 {
+			if page, res.Total, served, err = s.topkSearch(ctx, tx, r, words, &f, tenantOnly, offset, limit); err != nil {
+				return err
+			}
+		}
+		if served {
+			used = newFTSQuery(parsed.Positive(), nil) // for the highlights
+			used.r = r
+		} else {
+			err = withQuery(ctx, parsed, r, func(fq ftsQuery) error { return run(tx, fq) })
+		}
 		if errors.Is(err, errNoMatch) {
 			page, res.Total = nil, 0
 			for _, fc := range facets {

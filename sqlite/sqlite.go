@@ -14,6 +14,7 @@
 //	migrate.go        embedded migrations (migrations/NNNN_name.sql)
 //	contexts.go       contexts; relationships.go edges and the graph walk
 //	search.go         full-text search, facets, highlights (highlight.go), stats
+//	topk.go           the top-k search index of large tenants (topk_build.go builds it)
 //	memories.go       memories and their search; sessions.go; keys.go
 //
 // Every write runs in a transaction on the single write connection and is
@@ -63,6 +64,12 @@ type Options struct {
 	// ErrWrongKey, ErrNotEncrypted or ErrEncrypted otherwise (Rekey
 	// converts one).
 	EncryptionKey []byte
+	// TopKMinContexts is the size from which a tenant's full-text searches
+	// use the top-k index (topk.go) once its segment is built; 0 means
+	// 5,000, a negative value turns the index off (every search on FTS5).
+	TopKMinContexts int
+	// TopKCacheMB bounds the decoded posting lists kept in memory; 0 means 64.
+	TopKCacheMB int
 }
 
 // Store is a contextd.Store on one SQLite database file.
@@ -96,6 +103,8 @@ type Store struct {
 	closed    chan struct{}
 
 	vectors vectorState // semantic search: the vector index (vectors.go)
+
+	topk *topkState // the top-k search index (topk.go); nil when off
 }
 
 // Open opens (creating if needed) the store in directory dir and brings its
@@ -221,6 +230,10 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", s.path, err)
 	}
+	if err := s.startTopK(ctx, opts); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", s.path, err)
+	}
 	return s, nil
 }
 
@@ -251,6 +264,7 @@ func (s *Store) Path() string { return s.path }
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.closed)
+		s.stopTopK()
 		s.wmu.Lock()
 		s.wclosed = true
 		close(s.wq)
@@ -282,6 +296,9 @@ func (s *Store) closeConns() error {
 	}
 	if s.w != nil {
 		errs = append(errs, s.w.Close())
+	}
+	if s.topk != nil {
+		s.topk.tok.close()
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("sqlite: close: %w", err)

@@ -13,9 +13,9 @@ import (
 // reindexBatch is how many rows are embedded and written at a time.
 const reindexBatch = 256
 
-// runReindex is `contextd reindex`: every context and memory whose vector is
-// missing or was made by another model than the configured embedder's gets
-// a new one. It can be stopped and run again: it resumes where rows still
+// runReindex is `contextd reindex`: the embedded store's top-k full-text
+// index is rebuilt, and every context and memory whose vector is missing or
+// was made by another model than the configured embedder's gets a new one. It can be stopped and run again: it resumes where rows still
 // lack a current vector. Progress goes to stderr.
 func runReindex(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fset := newFlagSet("reindex", stderr)
@@ -35,8 +35,25 @@ func runReindex(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
+	// The embedded store's top-k full-text index is rebuilt from its rows
+	// first (sqlite/topk.go); it needs no model.
+	rebuilt := false
+	if ix, ok := contextd.StoreAs[interface {
+		RebuildSearchIndex(context.Context) (int, error)
+	}](store); ok {
+		n, err := ix.RebuildSearchIndex(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "rebuilt the full-text search index of %d tenants\n", n)
+		rebuilt = true
+	}
 	if svc.Embedder == nil {
-		return usageError{"EMBEDDINGS_PROVIDER is off: there is no model to reindex with"}
+		msg := "EMBEDDINGS_PROVIDER is off: there is no model to reindex with"
+		if rebuilt {
+			msg += " (the full-text search index was rebuilt)"
+		}
+		return usageError{msg}
 	}
 	n, err := reindex(ctx, svc.Embedder, store, stderr)
 	if err != nil {

@@ -51,7 +51,8 @@ func TestReindex(t *testing.T) {
 	if err := run(ctx, []string{"reindex"}, env, &out, &errb); err != nil {
 		t.Fatalf("reindex: %v\n%s", err, errb.String())
 	}
-	if !strings.Contains(out.String(), "reindexed 2 contexts and 1 memories") || !strings.Contains(errb.String(), "reindex: 2 contexts") {
+	if !strings.Contains(out.String(), "reindexed 2 contexts and 1 memories") || !strings.Contains(errb.String(), "reindex: 2 contexts") ||
+		!strings.Contains(out.String(), "rebuilt the full-text search index of 0 tenants") {
 		t.Fatalf("stdout %q stderr %q", out.String(), errb.String())
 	}
 	out.Reset()

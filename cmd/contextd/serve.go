@@ -28,8 +28,7 @@ import (
 func openStore(ctx context.Context, cfg *Config, logger *slog.Logger) (contextd.Store, error) {
 	switch cfg.Store {
 	case "sqlite":
-		s, err := sqlite.Open(ctx, cfg.DataDir, sqlite.Options{CacheSizeMB: cfg.CacheSizeMB, Logger: logger,
-			EncryptionKey: cfg.keys().StoreKey()})
+		s, err := sqlite.Open(ctx, cfg.DataDir, sqliteOptions(cfg, logger))
 		if err != nil {
 			return nil, storeKeyError(previousKeyError(cfg, err))
 		}

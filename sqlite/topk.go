@@ -1,0 +1,693 @@
+package sqlite
+
+import (
+	"container/heap"
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/contextd/contextd"
+)
+
+// The top-k search index (issue 3). FTS5's bm25() scores every match of a
+// query, 5-7 us each (a _docsize seek per match among them), so a search in
+// a tenant of 100,000 contexts cost ~20 ms of CPU. This index answers the
+// common query — plain words, no exclusions, no facets — at a few
+// nanoseconds per match, from posting lists of our own:
+//
+//   - A segment per tenant partition (topk_segments, topk_postings) holds,
+//     for every term of the stemmed FTS5 index, the tenant's rows containing
+//     it with each row's BM25 term weight (title hits × 4 + content hits) and
+//     length. It is immutable: built in the background from the FTS5 index
+//     on a read snapshot (topk_build.go), written under a new generation and
+//     switched to in one small write transaction.
+//   - It covers the rows with pk <= its watermark as they were when it was
+//     built. Rows changed or deleted since are recorded in topk_dirty in the
+//     transaction of the change (see markDirty), and rows added since have pk
+//     above the watermark: both are read from FTS5, which stays current, and
+//     scored with the same formula (the hits per column come from FTS5's
+//     highlight(), the length from its _docsize table). So a search sees
+//     exactly the committed rows, like the FTS5 path.
+//   - Scores are FTS5's BM25 (k1 1.2, b 0.75, title 4, content 1) over the
+//     tenant's own statistics (rows, average length and each term's row count
+//     in the segment), where FTS5 counts them over its shard, which may hold
+//     other tenants: no signal crosses tenants. The statistics are those of
+//     the last build, until the next.
+//   - Every match is visited (the total is exact), but a visit is a merge
+//     step over decoded lists held in a bounded cache, not a b-tree seek.
+//
+// Queries it does not serve (phrases, prefixes, exclusions, facets, tenants
+// below the size threshold or without a segment yet) take the FTS5 path.
+
+// BM25 as FTS5's bm25() computes it.
+const (
+	bm25K1        = 1.2
+	bm25B         = 0.75
+	titleWeight   = 4
+	contentWeight = 1
+)
+
+// bm25IDF is FTS5's inverse document frequency of a term in n rows of which
+// df hold it.
+func bm25IDF(n, df int64) float64 {
+	idf := math.Log((float64(n) - float64(df) + 0.5) / (float64(df) + 0.5))
+	if idf <= 0 {
+		idf = 1e-6
+	}
+	return idf
+}
+
+// bm25TF is FTS5's term part of BM25: w the weighted hits, d the row's
+// length in tokens, avgdl the average length.
+func bm25TF(w, d, avgdl float64) float64 {
+	return (w * (bm25K1 + 1.0)) / (w + bm25K1*(1-bm25B+bm25B*d/avgdl))
+}
+
+// segment is the row of topk_segments a search uses.
+type segment struct {
+	part, gen, watermark int64
+	docs, tokens         int64
+}
+
+func (g segment) avgdl() float64 { return float64(g.tokens) / float64(g.docs) }
+
+// postingList is one term's decoded postings in a segment: the rows in pk
+// order and each one's BM25 term part (bm25TF with the segment's average).
+// The check decodes lists whole; searches iterate the encoded ones.
+type postingList struct {
+	df  int64
+	pks []int64
+	tf  []float64
+}
+
+// encodedList is a term's posting list as stored, after its count: what the
+// cache holds (about 4 bytes a posting), decoded while a search merges it.
+type encodedList struct {
+	df   int64
+	data []byte
+}
+
+func (p *encodedList) bytes() int64 { return int64(len(p.data)) + 96 }
+
+// postingIter walks an encodedList: pk and tf are the current row's.
+type postingIter struct {
+	data  []byte
+	left  int64
+	avgdl float64
+	pk    int64
+	tf    float64
+	done  bool
+}
+
+func newPostingIter(l *encodedList, lo int64, avgdl float64) (postingIter, error) {
+	it := postingIter{data: l.data, left: l.df, avgdl: avgdl, pk: lo}
+	return it, it.next()
+}
+
+// next moves to the next row, or sets done.
+func (it *postingIter) next() error {
+	if it.left == 0 {
+		it.done = true
+		return nil
+	}
+	var v [3]uint64
+	for j := range v {
+		x, k := binary.Uvarint(it.data)
+		if k <= 0 {
+			return errBadPostings
+		}
+		v[j], it.data = x, it.data[k:]
+	}
+	if v[0] == 0 {
+		return errBadPostings
+	}
+	it.left--
+	it.pk += int64(v[0])
+	it.tf = bm25TF(float64(v[1]), float64(v[2]), it.avgdl)
+	return nil
+}
+
+// encodePostings writes a posting list of a segment whose rows start at lo:
+// uvarint count, then per row the uvarint pk delta (from lo, then from the
+// row before), weighted hits and length.
+func encodePostings(buf []byte, lo int64, pks []int64, w, d []uint32) []byte {
+	buf = binary.AppendUvarint(buf[:0], uint64(len(pks)))
+	prev := lo
+	for i, pk := range pks {
+		buf = binary.AppendUvarint(buf, uint64(pk-prev))
+		buf = binary.AppendUvarint(buf, uint64(w[i]))
+		buf = binary.AppendUvarint(buf, uint64(d[i]))
+		prev = pk
+	}
+	return buf
+}
+
+var errBadPostings = errors.New("malformed posting list")
+
+// decodePostings reads a whole posting list of a segment whose rows start
+// at lo, and checks it ends where its count says.
+func decodePostings(b []byte, lo int64, avgdl float64) (*postingList, error) {
+	l, err := splitPostings(b)
+	if err != nil {
+		return nil, err
+	}
+	p := &postingList{df: l.df, pks: make([]int64, 0, l.df), tf: make([]float64, 0, l.df)}
+	it, err := newPostingIter(l, lo, avgdl)
+	for ; err == nil && !it.done; err = it.next() {
+		p.pks = append(p.pks, it.pk)
+		p.tf = append(p.tf, it.tf)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(it.data) != 0 {
+		return nil, errBadPostings
+	}
+	return p, nil
+}
+
+// splitPostings reads the count of a stored posting list.
+func splitPostings(b []byte) (*encodedList, error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)) {
+		return nil, errBadPostings
+	}
+	return &encodedList{df: int64(n), data: b[k:]}, nil
+}
+
+// postingKey names a posting list: lists never change once written, so a
+// cached one is good for as long as its generation is read.
+type postingKey struct {
+	part, gen int64
+	term      string
+}
+
+// postingCache holds decoded posting lists up to a budget of bytes; past it,
+// arbitrary entries are dropped until it is 3/4 full.
+type postingCache struct {
+	mu     sync.Mutex
+	m      map[postingKey]*encodedList
+	size   int64
+	budget int64
+}
+
+func (c *postingCache) get(k postingKey) *encodedList {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[k]
+}
+
+func (c *postingCache) put(k postingKey, p *encodedList) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old := c.m[k]; old != nil {
+		c.size -= old.bytes()
+	}
+	c.m[k] = p
+	c.size += p.bytes()
+	if c.size <= c.budget {
+		return
+	}
+	for key, v := range c.m {
+		if c.size <= c.budget*3/4 {
+			break
+		}
+		delete(c.m, key)
+		c.size -= v.bytes()
+	}
+}
+
+// topkState is the store's top-k index: its settings, tokenizer, cache and
+// background builder.
+type topkState struct {
+	minDocs int64 // tenants with fewer contexts keep the FTS5 path
+	tok     *tokenizer
+	cache   postingCache
+	kick    chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
+	mu      sync.Mutex // one build at a time (the builder, reindex, tests)
+	last    map[int64]buildRecord
+	off     atomic.Bool  // searches take the FTS5 path (benchmarks compare)
+	served  atomic.Int64 // searches answered from the index
+}
+
+// topkWords returns the words of a query the index serves: positive single
+// words only. ok is false for anything else.
+func topkWords(parsed contextd.Query) (words []string, ok bool) {
+	if len(parsed.Negative()) > 0 {
+		return nil, false
+	}
+	pos := parsed.Positive()
+	if len(pos) == 0 {
+		return nil, false
+	}
+	for _, t := range pos {
+		if t.Phrase || t.Prefix || len(t.Words) != 1 {
+			return nil, false
+		}
+		words = append(words, t.Words[0])
+	}
+	return words, true
+}
+
+// loadSegment returns the partition's current segment, if it has one.
+func loadSegment(ctx context.Context, tx *conn, part int64) (segment, bool, error) {
+	g := segment{part: part}
+	err := tx.QueryRowContext(ctx, `SELECT gen, watermark, docs, tokens FROM topk_segments WHERE part = ? AND gen > 0`, part).
+		Scan(&g.gen, &g.watermark, &g.docs, &g.tokens)
+	if errors.Is(err, sql.ErrNoRows) {
+		return g, false, nil
+	}
+	return g, err == nil && g.docs > 0, err
+}
+
+// postings returns a term's posting list in segment g (empty: not in it).
+func (s *Store) postings(ctx context.Context, tx *conn, g segment, term string) (*encodedList, error) {
+	key := postingKey{g.part, g.gen, term}
+	if p := s.topk.cache.get(key); p != nil {
+		return p, nil
+	}
+	var blob []byte
+	err := tx.QueryRowContext(ctx, `SELECT postings FROM topk_postings WHERE part = ? AND gen = ? AND term = ?`, g.part, g.gen, term).Scan(&blob)
+	if errors.Is(err, sql.ErrNoRows) {
+		p := &encodedList{}
+		s.topk.cache.put(key, p)
+		return p, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	p, err := splitPostings(blob)
+	if err != nil {
+		return nil, fmt.Errorf("top-k index: partition %d, term %q: %w", g.part, term, err)
+	}
+	s.topk.cache.put(key, p)
+	return p, nil
+}
+
+// match is one matching row and its score (higher is better).
+type match struct {
+	pk    int64
+	score float64
+}
+
+// topkSearch answers a search from the top-k index when it can: ok is false
+// when the FTS5 path must answer (see topkWords, and no segment). The page
+// and total are the FTS5 path's, scored as described above.
+func (s *Store) topkSearch(ctx context.Context, tx *conn, r pkRange, words []string, f *sqlBuilder, tenantOnly bool, offset, limit int) (page []hit, total int, ok bool, err error) {
+	if s.topk == nil || s.topk.off.Load() || r.lo > r.hi {
+		return nil, 0, false, nil
+	}
+	g, ok, err := loadSegment(ctx, tx, r.lo>>pkBits)
+	if err != nil || !ok {
+		return nil, 0, false, err
+	}
+	terms := make([]string, len(words))
+	for i, w := range words {
+		toks, err := s.topk.tok.tokens(ctx, w)
+		if err != nil {
+			return nil, 0, false, err
+		}
+		if len(toks) != 1 {
+			return nil, 0, false, nil // a phrase to FTS5: its path
+		}
+		terms[i] = toks[0]
+	}
+	all, err := s.topkMatches(ctx, tx, r, g, words, terms)
+	if err != nil {
+		return nil, 0, false, err
+	}
+	page, total, err = topkPage(ctx, tx, all, f, tenantOnly, offset, limit)
+	if err != nil {
+		return nil, 0, false, err
+	}
+	s.topk.served.Add(1)
+	return page, total, true, nil
+}
+
+// topkMatches returns every match of the words (whose index terms are terms)
+// among the tenant's rows, scored: the segment's rows not changed since it
+// was built, merged with the rows FTS5 holds past its watermark or changed.
+func (s *Store) topkMatches(ctx context.Context, tx *conn, r pkRange, g segment, words, terms []string) ([]match, error) {
+	dirty, err := dirtyRows(ctx, tx, r.lo, g.watermark)
+	if err != nil {
+		return nil, err
+	}
+	n := len(terms)
+	lists := make([]*encodedList, n)
+	idf := make([]float64, n)
+	for i, t := range terms {
+		if lists[i], err = s.postings(ctx, tx, g, t); err != nil {
+			return nil, err
+		}
+		idf[i] = bm25IDF(g.docs, lists[i].df)
+	}
+	fresh, err := freshMatches(ctx, tx, r, g, words, idf, dirty)
+	if err != nil {
+		return nil, err
+	}
+	// Merge the lists in pk order; a row's score adds its terms in query
+	// order, as bm25() adds its phrases.
+	size := len(fresh)
+	its := make([]postingIter, n)
+	for i, l := range lists {
+		size += int(l.df)
+		if its[i], err = newPostingIter(l, r.lo, g.avgdl()); err != nil {
+			return nil, fmt.Errorf("top-k index: partition %d, term %q: %w", g.part, terms[i], err)
+		}
+	}
+	out := make([]match, 0, size)
+	for {
+		next := int64(math.MaxInt64)
+		for i := range its {
+			if !its[i].done && its[i].pk < next {
+				next = its[i].pk
+			}
+		}
+		if next == math.MaxInt64 {
+			break
+		}
+		var score float64
+		for i := range its {
+			if !its[i].done && its[i].pk == next {
+				score += idf[i] * its[i].tf
+				if err := its[i].next(); err != nil {
+					return nil, fmt.Errorf("top-k index: partition %d, term %q: %w", g.part, terms[i], err)
+				}
+			}
+		}
+		if !dirty[next] {
+			out = append(out, match{next, score})
+		}
+	}
+	return append(out, fresh...), nil
+}
+
+// dirtyRows returns the rows of the segment (pk in [lo, watermark]) changed
+// or deleted since it was built.
+func dirtyRows(ctx context.Context, tx *conn, lo, watermark int64) (map[int64]bool, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT pk FROM topk_dirty WHERE pk BETWEEN ? AND ?`, lo, watermark)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64]bool{}
+	for rows.Next() {
+		var pk int64
+		if err := rows.Scan(&pk); err != nil {
+			return nil, err
+		}
+		out[pk] = true
+	}
+	return out, rows.Err()
+}
+
+// hitMark marks a hit in highlight() output: one byte, so that the bytes
+// highlight() adds to a column are its hits.
+const hitMark = "\x01"
+
+// freshMatches scores the rows FTS5 holds that the segment does not: pk
+// above its watermark, or dirty. Per word, FTS5 finds them (a MATCH seeked
+// to the rows); a row's hits per column are the marks highlight() adds, its
+// length comes from the _docsize table; the statistics are the segment's.
+func freshMatches(ctx context.Context, tx *conn, r pkRange, g segment, words []string, idf []float64, dirty map[int64]bool) ([]match, error) {
+	stem := contextIndex.at(r).stem
+	avgdl := g.avgdl()
+	base := `SELECT rowid, length(CAST(highlight(` + stem + `, 0, ?1, '') AS BLOB)) - length(CAST(title AS BLOB)),
+		length(CAST(highlight(` + stem + `, 1, ?1, '') AS BLOB)) - length(CAST(content AS BLOB)),
+		(SELECT sz FROM ` + stem + `_docsize WHERE id = ` + stem + `.rowid)
+		FROM ` + stem + ` WHERE ` + stem + ` MATCH ?2 AND `
+	byRange := base + `rowid BETWEEN ?3 AND ?4`
+	byList := base + `rowid IN (SELECT value FROM json_each(?3))`
+	var dl string
+	if len(dirty) > 0 {
+		pks := make([]int64, 0, len(dirty))
+		for pk := range dirty {
+			pks = append(pks, pk)
+		}
+		dl = idList(pks)
+	}
+	// Most searches find no row past the watermark: one b-tree seek says so,
+	// and saves a MATCH per word (each opens every FTS5 segment of the term).
+	var newer bool
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM contexts WHERE pk BETWEEN ? AND ?)`, g.watermark+1, r.hi).Scan(&newer); err != nil {
+		return nil, err
+	}
+	scores := map[int64]float64{}
+	var order []int64
+	for i, w := range words {
+		match := ftsTerm(contextd.Term{Words: []string{w}})
+		var queries [][]any
+		if newer {
+			queries = append(queries, []any{byRange, hitMark, match, g.watermark + 1, r.hi})
+		}
+		if dl != "" {
+			queries = append(queries, []any{byList, hitMark, match, dl})
+		}
+		for _, q := range queries {
+			if err := func() error {
+				rows, err := tx.QueryContext(ctx, q[0].(string), q[1:]...)
+				if err != nil {
+					return err
+				}
+				defer rows.Close()
+				for rows.Next() {
+					var (
+						pk             int64
+						inTitle, inCon int64
+						sz             []byte
+					)
+					if err := rows.Scan(&pk, &inTitle, &inCon, &sz); err != nil {
+						return err
+					}
+					d, err := docSize(sz)
+					if err != nil {
+						return fmt.Errorf("top-k index: row %d: %w", pk, err)
+					}
+					w := float64(titleWeight*inTitle + contentWeight*inCon)
+					if _, seen := scores[pk]; !seen {
+						order = append(order, pk)
+					}
+					scores[pk] += idf[i] * bm25TF(w, float64(d), avgdl)
+				}
+				return rows.Err()
+			}(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	out := make([]match, len(order))
+	for i, pk := range order {
+		out[i] = match{pk, scores[pk]}
+	}
+	return out, nil
+}
+
+// docSize reads an FTS5 _docsize blob (a varint per column) and returns the
+// row's length in tokens over all columns.
+func docSize(b []byte) (int64, error) {
+	var total int64
+	for len(b) > 0 {
+		v, n := sqliteVarint(b)
+		if n == 0 {
+			return 0, errors.New("malformed _docsize record")
+		}
+		total += int64(v)
+		b = b[n:]
+	}
+	return total, nil
+}
+
+// sqliteVarint decodes SQLite's big-endian varint (FTS5 writes its sizes so):
+// seven bits a byte while the high bit is set, the ninth byte whole.
+func sqliteVarint(b []byte) (uint64, int) {
+	var v uint64
+	for i := 0; i < len(b) && i < 9; i++ {
+		if i == 8 {
+			return v<<8 | uint64(b[i]), 9
+		}
+		v = v<<7 | uint64(b[i]&0x7f)
+		if b[i]&0x80 == 0 {
+			return v, i + 1
+		}
+	}
+	return 0, 0
+}
+
+// matchHeap is a min-heap of matches by score: the best m seen so far.
+type matchHeap []match
+
+func (h matchHeap) Len() int           { return len(h) }
+func (h matchHeap) Less(i, j int) bool { return h[i].score < h[j].score }
+func (h matchHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *matchHeap) Push(x any)        { *h = append(*h, x.(match)) }
+func (h *matchHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// bestMatches returns the matches scoring at least the m-th best score (so
+// ties at the cut are all in), and whether that is every match.
+func bestMatches(all []match, m int) ([]match, bool) {
+	if m >= len(all) {
+		return all, true
+	}
+	h := make(matchHeap, 0, m)
+	for _, x := range all {
+		if len(h) < m {
+			heap.Push(&h, x)
+		} else if x.score > h[0].score {
+			h[0] = x
+			heap.Fix(&h, 0)
+		}
+	}
+	cut := h[0].score
+	var out []match
+	for _, x := range all {
+		if x.score >= cut {
+			out = append(out, x)
+		}
+	}
+	return out, len(out) == len(all)
+}
+
+// topkPage turns the scored matches into the page: the best ones are joined
+// to their rows and filtered, more of them while too few pass, and sorted as
+// the FTS5 path sorts (score, then newest, then id). total counts the
+// matches that pass.
+func topkPage(ctx context.Context, tx *conn, all []match, f *sqlBuilder, tenantOnly bool, offset, limit int) ([]hit, int, error) {
+	need := offset + limit
+	checked := map[int64]bool{}
+	var passed []hit
+	// Without filters every match passes: the best need (and their ties)
+	// settle the page. With filters, twice that and more, as topPage does.
+	m := need
+	if !tenantOnly {
+		m = 2*need + 64
+	}
+	for ; ; m *= 4 {
+		best, every := bestMatches(all, m)
+		var todo []match
+		for _, x := range best {
+			if !checked[x.pk] {
+				todo = append(todo, x)
+			}
+		}
+		p, err := filterMatches(ctx, tx, todo, f)
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, x := range todo {
+			checked[x.pk] = true
+		}
+		passed = append(passed, p...)
+		if len(passed) >= need || every {
+			sort.Slice(passed, func(i, j int) bool {
+				a, b := passed[i], passed[j]
+				if a.score != b.score {
+					return a.score > b.score
+				}
+				if a.createdAt != b.createdAt {
+					return a.createdAt > b.createdAt
+				}
+				return a.id > b.id
+			})
+			total := len(all)
+			switch {
+			case every:
+				total = len(passed)
+			case !tenantOnly:
+				if total, err = countPassing(ctx, tx, all, f); err != nil {
+					return nil, 0, err
+				}
+			}
+			page := passed[min(offset, len(passed)):min(need, len(passed))]
+			return page, total, nil
+		}
+	}
+}
+
+// filterMatches returns the matches whose rows pass the filters f (the
+// tenant's wall among them), with their creation time and id.
+func filterMatches(ctx context.Context, tx *conn, ms []match, f *sqlBuilder) ([]hit, error) {
+	if len(ms) == 0 {
+		return nil, nil
+	}
+	score := make(map[int64]float64, len(ms))
+	pks := make([]int64, len(ms))
+	for i, x := range ms {
+		score[x.pk], pks[i] = x.score, x.pk
+	}
+	// The list drives (CROSS JOIN): a row seek per match, not the tenant's
+	// rows by the tenant index.
+	rows, err := tx.QueryContext(ctx, `SELECT c.pk, c.created_at, c.id FROM json_each(?) AS j
+		CROSS JOIN contexts c ON c.pk = j.value WHERE `+f.where(), append([]any{idList(pks)}, f.args...)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []hit
+	for rows.Next() {
+		var h hit
+		if err := rows.Scan(&h.pk, &h.createdAt, &h.id); err != nil {
+			return nil, err
+		}
+		h.score = score[h.pk]
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// countPassing counts the matches whose rows pass the filters f.
+func countPassing(ctx context.Context, tx *conn, all []match, f *sqlBuilder) (int, error) {
+	pks := make([]int64, len(all))
+	for i, x := range all {
+		pks[i] = x.pk
+	}
+	var n int
+	err := tx.QueryRowContext(ctx, `SELECT count(*) FROM json_each(?) AS j CROSS JOIN contexts c ON c.pk = j.value WHERE `+f.where(),
+		append([]any{idList(pks)}, f.args...)...).Scan(&n)
+	return n, err
+}
+
+// markDirty records, in the transaction of a change, that the row pk is
+// changed or removed while a segment holds it (or a build in progress will):
+// searches then read it from FTS5 until the next segment. A new row (pk
+// above every watermark) writes nothing. The checks are reads first: a
+// statement that may write several rows opens a savepoint, and FTS5 flushes
+// its pending terms at every savepoint, which would cost a segment per row.
+func markDirty(ctx context.Context, tx *conn, pk int64) error {
+	var pending int64
+	err := tx.QueryRowContext(ctx, `SELECT pending FROM topk_segments WHERE part = ?`, pk>>pkBits).Scan(&pending)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && pending < pk) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var n int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(n), 0) + 1 FROM topk_dirty`).Scan(&n); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO topk_dirty (pk, n) VALUES (?, ?) ON CONFLICT (pk) DO UPDATE SET n = excluded.n`, pk, n)
+	return err
+}
+
+// topkTermsOf is used in tests and the check: the words of s as the index
+// terms FTS5 makes of them.
+func (s *Store) topkTermsOf(ctx context.Context, text string) ([]string, error) {
+	if s.topk == nil {
+		return nil, errors.New("the top-k index is off")
+	}
+	return s.topk.tok.tokens(ctx, strings.TrimSpace(text))
+}

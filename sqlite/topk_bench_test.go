@@ -1,0 +1,79 @@
+package sqlite_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/contextd/contextd"
+	"github.com/contextd/contextd/sqlite"
+)
+
+// BenchmarkSearchTopK compares, on the same store and in the same run, the
+// FTS5 path and the top-k index for one tenant of N contexts: 2-4 words of
+// rank 200-4,000 (as `contextd bench` asks), the best 10, without and with
+// a type filter (a quarter of the rows pass). Sizes come from
+// TOPK_BENCH_SIZES (default 10000; e.g. 10000,100000). It reports the build
+// time of the segment and, per path, the matches per query.
+func BenchmarkSearchTopK(b *testing.B) {
+	sizes := []int{10000}
+	if env := os.Getenv("TOPK_BENCH_SIZES"); env != "" {
+		sizes = nil
+		for _, f := range strings.Split(env, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil {
+				b.Fatal(err)
+			}
+			sizes = append(sizes, n)
+		}
+	}
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(7, 8))
+	queries := make([]string, 200)
+	for i := range queries {
+		w := make([]string, 2+r.IntN(3))
+		for j := range w {
+			w[j] = word(200 + r.IntN(3800))
+		}
+		queries[i] = strings.Join(w, " ")
+	}
+	for _, n := range sizes {
+		s, err := sqlite.Open(ctx, b.TempDir(), sqlite.Options{TopKMinContexts: 1 << 30})
+		if err != nil {
+			b.Fatal(err)
+		}
+		sc := contextd.Scope{Tenant: "bench"}
+		seed(b, s, sc, n)
+		start := time.Now()
+		if err := sqlite.BuildTopK(s, "bench"); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("%d contexts: segment built in %v", n, time.Since(start))
+		for _, path := range []string{"fts5", "topk", "fts5-filtered", "topk-filtered"} {
+			sqlite.SetTopK(s, strings.HasPrefix(path, "topk"))
+			var filters contextd.SearchFilters
+			if strings.HasSuffix(path, "-filtered") {
+				filters.Types = []string{"decision"} // a quarter of the rows
+			}
+			b.Run(fmt.Sprintf("%s/%d", path, n), func(b *testing.B) {
+				var matches int
+				i := 0
+				for b.Loop() {
+					res, err := s.SearchContexts(ctx, sc, contextd.SearchQuery{Query: queries[i%len(queries)], Limit: 10, Filters: filters})
+					if err != nil {
+						b.Fatal(err)
+					}
+					matches += res.Total
+					i++
+				}
+				b.ReportMetric(float64(matches)/float64(i), "matches/op")
+			})
+		}
+		s.Close()
+	}
+}

@@ -1,0 +1,385 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Building segments of the top-k index (see topk.go).
+//
+// A build of partition p: (1) a write transaction sets p's pending watermark
+// P to its newest row, so that from then on every change to a row <= P is
+// recorded in topk_dirty; (2) on a read snapshot taken after it, the rows
+// <= P are read from the stemmed FTS5 shard (its fts5vocab 'instance' rows:
+// term, row, column) and the _docsize table, and the posting lists written,
+// a few thousand terms per write transaction, under a new generation that
+// no search reads yet; (3) one write transaction makes that generation the
+// segment and clears the dirty records the snapshot saw; (4) the old
+// generation's rows are deleted. A crash anywhere leaves either the old
+// segment or the new one, with the dirty records that go with it; unfinished
+// generations are cleared by the next build.
+
+// buildRecord is what the builder remembers of a partition's last build.
+type buildRecord struct {
+	at   time.Time
+	took time.Duration
+}
+
+// topkVocab is the fts5vocab table over shard k's stemmed index.
+func topkVocab(k int) string { return "topk_vocab_" + strconv.Itoa(k) }
+
+// topkDue reports whether partition part needs a (new) segment.
+func (s *Store) topkDue(ctx context.Context, part int64) (bool, error) {
+	r := rangeOf(part)
+	var (
+		rows, fresh, dirty, docs int64
+		gen                      int64
+	)
+	err := s.read(ctx, "top-k index: due", func(tx *conn) error {
+		wm := r.lo
+		err := tx.QueryRowContext(ctx, `SELECT gen, watermark, docs FROM topk_segments WHERE part = ?`, part).Scan(&gen, &wm, &docs)
+		if errors.Is(err, sql.ErrNoRows) {
+			err = nil
+		}
+		if err != nil {
+			return err
+		}
+		if gen == 0 {
+			wm = r.lo
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM contexts WHERE pk > ? AND pk <= ?`, wm, r.hi).Scan(&fresh); err != nil {
+			return err
+		}
+		if gen == 0 {
+			rows = fresh
+			return nil
+		}
+		return tx.QueryRowContext(ctx, `SELECT count(*) FROM topk_dirty WHERE pk BETWEEN ? AND ?`, r.lo, wm).Scan(&dirty)
+	})
+	if err != nil {
+		return false, err
+	}
+	if gen == 0 {
+		return rows >= s.topk.minDocs, nil
+	}
+	// Rebuild when the rows FTS5 answers for pass 1,000 plus 1% of the
+	// segment: their cost per search follows their number.
+	return fresh+dirty >= 1000+docs/100, nil
+}
+
+// buildTopK builds a new segment of partition part (the steps above).
+func (s *Store) buildTopK(ctx context.Context, part int64) error {
+	s.topk.mu.Lock()
+	defer s.topk.mu.Unlock()
+	r := rangeOf(part)
+	shard := shardOf(r.lo)
+	var pending, gen int64
+	// (1) The pending watermark; an unfinished generation's rows go.
+	err := s.write(ctx, "top-k index: start", func(tx *conn) error {
+		if _, err := tx.c.ExecContext(context.WithoutCancel(ctx), `CREATE VIRTUAL TABLE IF NOT EXISTS `+topkVocab(shard)+
+			` USING fts5vocab (`+ftsName(contextIndex.stem, shard)+`, 'instance')`); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(pk), 0) FROM contexts WHERE pk BETWEEN ? AND ?`, r.lo, r.hi).Scan(&pending); err != nil {
+			return err
+		}
+		if pending == 0 {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO topk_segments (part, pending) VALUES (?1, ?2)
+			ON CONFLICT (part) DO UPDATE SET pending = max(pending, ?2)`, part, pending); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT gen FROM topk_segments WHERE part = ?`, part).Scan(&gen); err != nil {
+			return err
+		}
+		gen++
+		_, err := tx.ExecContext(ctx, `DELETE FROM topk_postings WHERE part = ? AND gen >= ?`, part, gen)
+		return err
+	})
+	if err != nil || pending == 0 {
+		return err
+	}
+	// (2) The posting lists, on one snapshot.
+	var (
+		maxN, docs, tokens int64
+		batch              []postingRow
+		batchBytes         int
+	)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		rows := batch
+		batch, batchBytes = nil, 0
+		return s.write(ctx, "top-k index: postings", func(tx *conn) error {
+			for _, p := range rows {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO topk_postings (part, gen, term, df, postings) VALUES (?, ?, ?, ?, ?)`,
+					part, gen, p.term, p.df, p.blob); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	err = s.read(ctx, "top-k index: build", func(tx *conn) error {
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(n), 0) FROM topk_dirty`).Scan(&maxN); err != nil {
+			return err
+		}
+		// Row lengths, by seq.
+		size := make([]uint32, pending&pkMask+1)
+		rows, err := tx.QueryContext(ctx, `SELECT id, sz FROM `+ftsName(contextIndex.stem, shard)+`_docsize WHERE id BETWEEN ? AND ?`, r.lo, pending)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var (
+				pk int64
+				sz []byte
+			)
+			if err := rows.Scan(&pk, &sz); err != nil {
+				rows.Close()
+				return err
+			}
+			d, err := docSize(sz)
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("row %d: %w", pk, err)
+			}
+			size[pk&pkMask] = uint32(d)
+			docs++
+			tokens += d
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if docs == 0 {
+			return nil
+		}
+		// Every token of the rows, term by term, row by row.
+		rows, err = tx.QueryContext(ctx, `SELECT term, doc, col FROM `+topkVocab(shard)+` WHERE doc BETWEEN ? AND ?`, r.lo, pending)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		var (
+			term      string
+			pks       []int64
+			ws, ds    []uint32
+			buf       []byte
+			rawTerm   sql.RawBytes
+			rawCol    sql.RawBytes
+			pk, lastP int64
+		)
+		emit := func() error {
+			if len(pks) == 0 {
+				return nil
+			}
+			buf = encodePostings(buf, r.lo, pks, ws, ds)
+			batch = append(batch, postingRow{term: term, df: int64(len(pks)), blob: append([]byte(nil), buf...)})
+			batchBytes += len(buf) + len(term)
+			pks, ws, ds = pks[:0], ws[:0], ds[:0]
+			if batchBytes >= 4<<20 || len(batch) >= 5000 {
+				return flush()
+			}
+			return nil
+		}
+		for rows.Next() {
+			if err := rows.Scan(&rawTerm, &pk, &rawCol); err != nil {
+				return err
+			}
+			if string(rawTerm) != term {
+				if err := emit(); err != nil {
+					return err
+				}
+				term, lastP = string(rawTerm), 0
+			}
+			w := uint32(contentWeight)
+			if string(rawCol) == "title" {
+				w = titleWeight
+			}
+			if pk != lastP {
+				pks, ws, ds = append(pks, pk), append(ws, 0), append(ds, size[pk&pkMask])
+				lastP = pk
+			}
+			ws[len(ws)-1] += w
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return emit()
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil || docs == 0 {
+		return err
+	}
+	// (3) The switch.
+	err = s.write(ctx, "top-k index: switch", func(tx *conn) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE topk_segments SET gen = ?, watermark = ?, docs = ?, tokens = ?, built_at = ? WHERE part = ?`,
+			gen, pending, docs, tokens, s.clock().UnixNano(), part); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM topk_dirty WHERE pk BETWEEN ? AND ? AND n <= ?`, r.lo, r.hi, maxN)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	// (4) The old generations.
+	return s.dropGenerations(ctx, part, gen)
+}
+
+// postingRow is one term's posting list, to be written.
+type postingRow struct {
+	term string
+	df   int64
+	blob []byte
+}
+
+// dropGenerations deletes the posting lists of partition part older than
+// gen, a few thousand at a time (each batch a short write).
+func (s *Store) dropGenerations(ctx context.Context, part, gen int64) error {
+	for {
+		var n int64
+		err := s.write(ctx, "top-k index: drop", func(tx *conn) error {
+			res, err := tx.ExecContext(ctx, `DELETE FROM topk_postings WHERE (part, gen, term) IN
+				(SELECT part, gen, term FROM topk_postings WHERE part = ? AND gen < ? LIMIT 5000)`, part, gen)
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
+			return err
+		})
+		if err != nil || n == 0 {
+			return err
+		}
+	}
+}
+
+// topkInterval is how often the builder looks for partitions due.
+const topkInterval = 2 * time.Second
+
+// runTopK is the background builder: every topkInterval (or when kicked) it
+// builds the segments that are due, one at a time, and waits twice a
+// partition's last build time before building it again, so that builds take
+// at most a third of a core.
+func (s *Store) runTopK() {
+	defer close(s.topk.done)
+	t := time.NewTicker(topkInterval)
+	defer t.Stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.topk.stop:
+		case <-s.closed:
+		}
+		cancel()
+	}()
+	for {
+		select {
+		case <-s.topk.stop:
+			return
+		case <-t.C:
+		case <-s.topk.kick:
+		}
+		if err := s.topkRound(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("top-k index build", "err", err)
+		}
+	}
+}
+
+// topkRound builds every segment that is due.
+func (s *Store) topkRound(ctx context.Context) error {
+	type cand struct{ num, next int64 }
+	var cands []cand
+	err := s.read(ctx, "top-k index: partitions", func(tx *conn) error {
+		rows, err := tx.QueryContext(ctx, `SELECT num, next_context FROM tenant_partitions WHERE next_context > ?`, s.topk.minDocs)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var c cand
+			if err := rows.Scan(&c.num, &c.next); err != nil {
+				return err
+			}
+			cands = append(cands, c)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return err
+	}
+	for _, c := range cands {
+		s.topk.mu.Lock()
+		last, ok := s.topk.last[c.num]
+		s.topk.mu.Unlock()
+		if ok && time.Since(last.at) < 2*last.took {
+			continue
+		}
+		due, err := s.topkDue(ctx, c.num)
+		if err != nil {
+			return err
+		}
+		if !due {
+			continue
+		}
+		start := time.Now()
+		if err := s.buildTopK(ctx, c.num); err != nil {
+			return fmt.Errorf("partition %d: %w", c.num, err)
+		}
+		took := time.Since(start)
+		s.topk.mu.Lock()
+		s.topk.last[c.num] = buildRecord{at: time.Now(), took: took}
+		s.topk.mu.Unlock()
+		s.log.Info("top-k index segment built", "partition", c.num, "took", took)
+	}
+	return nil
+}
+
+// startTopK starts the top-k index and its builder, unless opts turn it off.
+func (s *Store) startTopK(ctx context.Context, opts Options) error {
+	if opts.TopKMinContexts < 0 {
+		return nil
+	}
+	minDocs, cacheMB := int64(opts.TopKMinContexts), int64(opts.TopKCacheMB)
+	if minDocs == 0 {
+		minDocs = 5000
+	}
+	if cacheMB <= 0 {
+		cacheMB = 64
+	}
+	tok, err := newTokenizer(ctx)
+	if err != nil {
+		return err
+	}
+	s.topk = &topkState{
+		minDocs: minDocs,
+		tok:     tok,
+		cache:   postingCache{m: map[postingKey]*encodedList{}, budget: cacheMB << 20},
+		kick:    make(chan struct{}, 1),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+		last:    map[int64]buildRecord{},
+	}
+	go s.runTopK()
+	return nil
+}
+
+// stopTopK stops the builder and waits for it. The tokenizer is closed
+// with the connections (closeConns), once no search runs.
+func (s *Store) stopTopK() {
+	if s.topk == nil {
+		return
+	}
+	close(s.topk.stop)
+	<-s.topk.done
+}
