@@ -54,7 +54,7 @@ type HitExplain struct {
 	VectorRank int      `json:"vectorRank,omitempty"` // 1-based; 0 when absent
 	// Neighbour is the share of relevance received from a neighbouring
 	// result: of the same session for memories, along FOLLOWS or RELATES_TO
-	// for contexts (hybrid search only; see NeighbourWeight). Nil when none.
+	// for contexts (hybrid search only; see HybridTuning.NeighbourWeight). Nil when none.
 	Neighbour *float64 `json:"neighbour,omitempty"`
 }
 
@@ -70,7 +70,7 @@ const (
 	FusionConvex = "convex"
 )
 
-// Fusion parameters of hybrid search. The defaults, a convex combination
+// HybridTuning holds the parameters of hybrid search. The defaults, a convex combination
 // weighting BM25 0.7 and the vectors 0.3, measured best on LoCoMo with the
 // built-in embedder (`contextd eval locomo`, README): RRF 1:1 .480/.580/.673/.779
 // turn recall@5/10/25/50 (128-dimension table), convex 0.5:0.5
@@ -78,15 +78,44 @@ const (
 // With the SIF-reweighted table and session-neighbour expansion the weights
 // matter little (0.7:0.3 .648/.741/.840/.892, 0.6:0.4 .644/.746/.845/.894,
 // 0.5:0.5 .641/.741/.845/.894), so they stay.
-var (
-	Fusion       = FusionConvex
-	RRFK         = 60.0
-	BM25Weight   = 0.7
-	VectorWeight = 0.3
-	// FusionDepth is how many results of each list take part in fusion (at
-	// least offset+limit).
-	FusionDepth = 100
-)
+type HybridTuning struct {
+	Fusion       string  // FusionConvex or FusionRRF
+	RRFK         float64 // the k of reciprocal rank fusion
+	BM25Weight   float64 // weight of the BM25 list
+	VectorWeight float64 // weight of the vector list
+	// Depth is how many results of each list take part in fusion (at least
+	// offset+limit).
+	Depth int
+	// Neighbour expansion (neighbours.go). NeighbourWeight is the share of a
+	// result's relevance its nearest neighbours receive (0 turns the
+	// expansion off); NeighbourDecay multiplies the share for each further
+	// step; NeighbourWindow is how many steps (places each side in a session,
+	// relationship hops) receive a share; NeighbourSeeds is how many of the
+	// best results pass shares on; NeighbourSessionMax bounds the memories
+	// read per session.
+	NeighbourWeight     float64
+	NeighbourDecay      float64
+	NeighbourWindow     int
+	NeighbourSeeds      int
+	NeighbourSessionMax int
+}
+
+// DefaultHybridTuning returns the measured defaults described above.
+func DefaultHybridTuning() HybridTuning {
+	return HybridTuning{
+		Fusion: FusionConvex, RRFK: 60, BM25Weight: 0.7, VectorWeight: 0.3, Depth: 100,
+		NeighbourWeight: 0.5, NeighbourDecay: 0.5, NeighbourWindow: 2, NeighbourSeeds: 20, NeighbourSessionMax: 1000,
+	}
+}
+
+// tuning returns the Service's hybrid parameters: s.Hybrid, or the defaults
+// when it is the zero value.
+func (s *Service) tuning() HybridTuning {
+	if s.Hybrid == (HybridTuning{}) {
+		return DefaultHybridTuning()
+	}
+	return s.Hybrid
+}
 
 // rankedID is one list's entry for fusion.
 type rankedID struct {
@@ -100,7 +129,7 @@ type fusedID struct {
 }
 
 // fuse merges the BM25 and vector lists by weighted reciprocal rank.
-func fuse(bm25, vec []rankedID) []fusedID {
+func fuse(t HybridTuning, bm25, vec []rankedID) []fusedID {
 	byID := map[string]*fusedID{}
 	var order []*fusedID
 	get := func(id string) *fusedID {
@@ -126,25 +155,25 @@ func fuse(bm25, vec []rankedID) []fusedID {
 		return func(x float64) float64 { return (x - lo) / (hi - lo) }
 	}
 	nb, nv := norm(bm25), norm(vec)
-	wsum := BM25Weight + VectorWeight
+	wsum := t.BM25Weight + t.VectorWeight
 	for i, r := range bm25 {
 		f := get(r.id)
 		s := r.score
 		f.explain.BM25, f.explain.BM25Rank = &s, i+1
-		if Fusion == FusionConvex {
-			f.explain.Fused += BM25Weight / wsum * nb(s)
+		if t.Fusion == FusionConvex {
+			f.explain.Fused += t.BM25Weight / wsum * nb(s)
 		} else {
-			f.explain.Fused += BM25Weight / (RRFK + float64(i+1))
+			f.explain.Fused += t.BM25Weight / (t.RRFK + float64(i+1))
 		}
 	}
 	for i, r := range vec {
 		f := get(r.id)
 		s := r.score
 		f.explain.Vector, f.explain.VectorRank = &s, i+1
-		if Fusion == FusionConvex {
-			f.explain.Fused += VectorWeight / wsum * nv(s)
+		if t.Fusion == FusionConvex {
+			f.explain.Fused += t.VectorWeight / wsum * nv(s)
 		} else {
-			f.explain.Fused += VectorWeight / (RRFK + float64(i+1))
+			f.explain.Fused += t.VectorWeight / (t.RRFK + float64(i+1))
 		}
 	}
 	sort.SliceStable(order, func(i, j int) bool {
@@ -285,6 +314,7 @@ func (s *Service) embedMemoryUpdate(ctx context.Context, u *MemoryUpdate) error 
 // a fulltext search without words would); the order is by cosine similarity
 // (semantic) or by fusion of the BM25 and vector ranks (hybrid).
 func (s *Service) searchVectors(ctx context.Context, p *Principal, q SearchQuery) (*SearchResult, error) {
+	t := s.tuning()
 	vs, ok := s.vectorStore()
 	if !ok {
 		return nil, semanticOff("body.mode")
@@ -297,7 +327,7 @@ func (s *Service) searchVectors(ctx context.Context, p *Principal, q SearchQuery
 	if err != nil {
 		return nil, err
 	}
-	depth := max(FusionDepth, q.Offset+q.Limit)
+	depth := max(t.Depth, q.Offset+q.Limit)
 	vhits, total, err := vs.NearestVectors(ctx, VectorContext, vec,
 		VectorFilter{Scope: p.Scope(), Contexts: &q.Filters, Now: s.now()}, depth)
 	if err != nil {
@@ -343,7 +373,7 @@ func (s *Service) searchVectors(ctx context.Context, p *Principal, q SearchQuery
 	}
 	var fused []fusedID
 	if q.Mode == ModeHybrid {
-		fused = fuse(blist, vlist)
+		fused = fuse(t, blist, vlist)
 		cands := make([]*contextCandidate, len(fused))
 		for i, f := range fused {
 			cands[i] = &contextCandidate{id: f.id, rel: f.explain.Fused, explain: f.explain}
@@ -357,7 +387,7 @@ func (s *Service) searchVectors(ctx context.Context, p *Principal, q SearchQuery
 			fused = append(fused, fusedID{id: c.id, explain: c.explain})
 		}
 	} else {
-		fused = fuse(nil, vlist)
+		fused = fuse(t, nil, vlist)
 		for i := range fused {
 			fused[i].explain.Fused = *fused[i].explain.Vector
 		}
@@ -389,6 +419,7 @@ func (s *Service) searchVectors(ctx context.Context, p *Principal, q SearchQuery
 // cosine similarity, or the fused rank score scaled to 0..1) is multiplied by
 // the same importance, confidence and recency factors as MemoryScore.
 func (s *Service) searchMemoryVectors(ctx context.Context, p *Principal, q MemorySearch) ([]*MemoryHit, error) {
+	t := s.tuning()
 	vs, ok := s.vectorStore()
 	if !ok {
 		return nil, semanticOff("body.mode")
@@ -402,7 +433,7 @@ func (s *Service) searchMemoryVectors(ctx context.Context, p *Principal, q Memor
 		return nil, err
 	}
 	now := s.now()
-	depth := max(FusionDepth, q.Limit)
+	depth := max(t.Depth, q.Limit)
 	vhits, _, err := vs.NearestVectors(ctx, VectorMemory, vec, VectorFilter{Scope: p.Scope(), Memories: &q, Now: now}, depth)
 	if err != nil {
 		return nil, err
@@ -433,9 +464,9 @@ func (s *Service) searchMemoryVectors(ctx context.Context, p *Principal, q Memor
 			known[h.Memory.ID] = h.Memory
 		}
 	}
-	fused := fuse(blist, vlist)
-	best := (BM25Weight + VectorWeight) / (RRFK + 1) // both lists' first place
-	if Fusion == FusionConvex {
+	fused := fuse(t, blist, vlist)
+	best := (t.BM25Weight + t.VectorWeight) / (t.RRFK + 1) // both lists' first place
+	if t.Fusion == FusionConvex {
 		best = 1
 	}
 	cands := make([]*memoryCandidate, 0, len(fused))

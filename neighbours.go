@@ -31,20 +31,6 @@ import (
 // context" expansion of conversational retrieval), not a learnt model, so
 // it needs no training data. Measured on LoCoMo (README): hybrid turn
 // recall@5/10/25/50 .585/.668/.755/.821 without it, .648/.741/.840/.892 with it.
-var (
-	// NeighbourWeight is the share of a result's relevance its nearest
-	// neighbours receive; 0 turns the expansion off.
-	NeighbourWeight = 0.5
-	// NeighbourDecay multiplies the share for each further step.
-	NeighbourDecay = 0.5
-	// NeighbourWindow is how many steps (places each side in a session,
-	// relationship hops) away from a result receive a share.
-	NeighbourWindow = 2
-	// NeighbourSeeds is how many of the best results pass shares on.
-	NeighbourSeeds = 20
-	// NeighbourSessionMax bounds the memories read per session.
-	NeighbourSessionMax = 1000
-)
 
 // memoryCandidate is a memory in a hybrid search with its relevance so far.
 type memoryCandidate struct {
@@ -54,14 +40,15 @@ type memoryCandidate struct {
 }
 
 // expandNeighbours applies session-neighbour expansion to cands (see
-// NeighbourWeight) and returns the candidates, new neighbours included.
+// HybridTuning) and returns the candidates, new neighbours included.
 func (s *Service) expandNeighbours(ctx context.Context, p *Principal, q MemorySearch, cands []*memoryCandidate, now time.Time) ([]*memoryCandidate, error) {
-	if NeighbourWeight <= 0 || NeighbourWindow <= 0 || NeighbourSeeds <= 0 || len(cands) == 0 {
+	t := s.tuning()
+	if t.NeighbourWeight <= 0 || t.NeighbourWindow <= 0 || t.NeighbourSeeds <= 0 || len(cands) == 0 {
 		return cands, nil
 	}
 	seeds := slices.Clone(cands)
 	sort.SliceStable(seeds, func(i, j int) bool { return seeds[i].rel > seeds[j].rel })
-	seeds = seeds[:min(len(seeds), NeighbourSeeds)]
+	seeds = seeds[:min(len(seeds), t.NeighbourSeeds)]
 
 	// The sessions of the seeds, each in time order.
 	order := map[string][]*Memory{} // session -> memories; nil when too long
@@ -86,8 +73,8 @@ func (s *Service) expandNeighbours(ctx context.Context, p *Principal, q MemorySe
 		if at < 0 {
 			continue
 		}
-		w := NeighbourWeight
-		for d := 1; d <= NeighbourWindow; d++ {
+		w := t.NeighbourWeight
+		for d := 1; d <= t.NeighbourWindow; d++ {
 			for _, j := range []int{at - d, at + d} {
 				if j < 0 || j >= len(ms) {
 					continue
@@ -98,7 +85,7 @@ func (s *Service) expandNeighbours(ctx context.Context, p *Principal, q MemorySe
 					mems[id] = ms[j]
 				}
 			}
-			w *= NeighbourDecay
+			w *= t.NeighbourDecay
 		}
 	}
 
@@ -128,7 +115,7 @@ func (s *Service) expandNeighbours(ctx context.Context, p *Principal, q MemorySe
 		if c.explain.Neighbour != nil {
 			c.rel += *c.explain.Neighbour
 		}
-		c.rel /= 1 + NeighbourWeight
+		c.rel /= 1 + t.NeighbourWeight
 	}
 	return cands, nil
 }
@@ -137,6 +124,7 @@ func (s *Service) expandNeighbours(ctx context.Context, p *Principal, q MemorySe
 // (timestamp, then creation, then id), or nil when it has more than
 // NeighbourSessionMax.
 func (s *Service) sessionMemories(ctx context.Context, p *Principal, sid string) ([]*Memory, error) {
+	t := s.tuning()
 	var out []*Memory
 	f := MemoryFilter{SessionID: sid, Limit: MaxListLimit, Ascending: true}
 	for {
@@ -145,7 +133,7 @@ func (s *Service) sessionMemories(ctx context.Context, p *Principal, sid string)
 			return nil, err
 		}
 		out = append(out, page...)
-		if len(out) > NeighbourSessionMax {
+		if len(out) > t.NeighbourSessionMax {
 			return nil, nil
 		}
 		if next == "" {
@@ -226,12 +214,13 @@ type contextCandidate struct {
 // expandGraphNeighbours applies graph-neighbour expansion to cands and
 // returns them, new neighbours that pass the filters of q included.
 func (s *Service) expandGraphNeighbours(ctx context.Context, p *Principal, vs VectorStore, q SearchQuery, vec []float32, cands []*contextCandidate) ([]*contextCandidate, error) {
-	if NeighbourWeight <= 0 || NeighbourWindow <= 0 || NeighbourSeeds <= 0 || len(cands) == 0 {
+	t := s.tuning()
+	if t.NeighbourWeight <= 0 || t.NeighbourWindow <= 0 || t.NeighbourSeeds <= 0 || len(cands) == 0 {
 		return cands, nil
 	}
 	seeds := slices.Clone(cands)
 	sort.SliceStable(seeds, func(i, j int) bool { return seeds[i].rel > seeds[j].rel })
-	seeds = seeds[:min(len(seeds), NeighbourSeeds)]
+	seeds = seeds[:min(len(seeds), t.NeighbourSeeds)]
 
 	edges := map[string][]string{} // context -> its neighbours along the walked types
 	around := func(id string) ([]string, error) {
@@ -270,8 +259,8 @@ func (s *Service) expandGraphNeighbours(ctx context.Context, p *Principal, vs Ve
 		}
 		seen := map[string]bool{c.id: true}
 		frontier := []string{c.id}
-		w := NeighbourWeight
-		for d := 1; d <= NeighbourWindow && len(frontier) > 0; d++ {
+		w := t.NeighbourWeight
+		for d := 1; d <= t.NeighbourWindow && len(frontier) > 0; d++ {
 			var next []string
 			for _, id := range frontier {
 				ns, err := around(id)
@@ -290,7 +279,7 @@ func (s *Service) expandGraphNeighbours(ctx context.Context, p *Principal, vs Ve
 				}
 			}
 			frontier = next
-			w *= NeighbourDecay
+			w *= t.NeighbourDecay
 		}
 	}
 
@@ -327,7 +316,7 @@ func (s *Service) expandGraphNeighbours(ctx context.Context, p *Principal, vs Ve
 		if c.explain.Neighbour != nil {
 			c.rel += *c.explain.Neighbour
 		}
-		c.rel /= 1 + NeighbourWeight
+		c.rel /= 1 + t.NeighbourWeight
 	}
 	sort.SliceStable(cands, func(i, j int) bool {
 		if cands[i].rel != cands[j].rel {

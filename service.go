@@ -17,6 +17,9 @@ type Service struct {
 	// Templates, when non-nil, give new contexts their type's default tags
 	// and status and validate metadata against the type's schema.
 	Templates Templates
+	// Hybrid holds the parameters of hybrid search (fusion, neighbour
+	// expansion); the zero value means DefaultHybridTuning().
+	Hybrid HybridTuning
 
 	statsMu sync.Mutex
 	stats   map[string]*queryStats // per tenant

@@ -35,14 +35,15 @@ var evalModes = []string{contextd.ModeFulltext, contextd.ModeSemantic, contextd.
 func runEval(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fset := newFlagSet("eval", stderr)
 	modes := fset.String("modes", strings.Join(evalModes, ","), "comma list of the modes to run")
-	fusion := fset.String("fusion", contextd.Fusion, "hybrid fusion: rrf or convex")
-	bw := fset.Float64("bm25-weight", contextd.BM25Weight, "hybrid: weight of the BM25 list")
-	vw := fset.Float64("vector-weight", contextd.VectorWeight, "hybrid: weight of the vector list")
-	rrfK := fset.Float64("rrf-k", contextd.RRFK, "hybrid: the k of reciprocal rank fusion")
-	nw := fset.Float64("neighbour-weight", contextd.NeighbourWeight, "hybrid memory search: share of relevance passed to session neighbours (0: off)")
-	nd := fset.Float64("neighbour-decay", contextd.NeighbourDecay, "hybrid memory search: damping of the share per further step")
-	nwin := fset.Int("neighbour-window", contextd.NeighbourWindow, "hybrid memory search: neighbours each side that receive a share")
-	nseeds := fset.Int("neighbour-seeds", contextd.NeighbourSeeds, "hybrid memory search: how many of the best results pass shares on")
+	def := contextd.DefaultHybridTuning()
+	fusion := fset.String("fusion", def.Fusion, "hybrid fusion: rrf or convex")
+	bw := fset.Float64("bm25-weight", def.BM25Weight, "hybrid: weight of the BM25 list")
+	vw := fset.Float64("vector-weight", def.VectorWeight, "hybrid: weight of the vector list")
+	rrfK := fset.Float64("rrf-k", def.RRFK, "hybrid: the k of reciprocal rank fusion")
+	nw := fset.Float64("neighbour-weight", def.NeighbourWeight, "hybrid memory search: share of relevance passed to session neighbours (0: off)")
+	nd := fset.Float64("neighbour-decay", def.NeighbourDecay, "hybrid memory search: damping of the share per further step")
+	nwin := fset.Int("neighbour-window", def.NeighbourWindow, "hybrid memory search: neighbours each side that receive a share")
+	nseeds := fset.Int("neighbour-seeds", def.NeighbourSeeds, "hybrid memory search: how many of the best results pass shares on")
 	as := fset.String("as", "memories", "store each turn as one of: memories (POST /v1/memories/batch, searched by /v1/memories/search) or contexts (POST /v1/contexts/batch, each turn FOLLOWS the one before it in its session, searched by /v1/search)")
 	only := fset.String("conversations", "", "comma list of the conversation numbers (from 0) to run; default all")
 	if err := fset.Parse(args); err != nil {
@@ -51,8 +52,12 @@ func runEval(ctx context.Context, args []string, getenv func(string) string, std
 	if fset.NArg() != 2 || fset.Arg(0) != "locomo" {
 		return usageError{"usage: contextd eval locomo PATH (the folder of locomo10.json and audit-errors.json, or locomo10.json itself)"}
 	}
-	contextd.Fusion, contextd.BM25Weight, contextd.VectorWeight, contextd.RRFK = *fusion, *bw, *vw, *rrfK
-	contextd.NeighbourWeight, contextd.NeighbourDecay, contextd.NeighbourWindow, contextd.NeighbourSeeds = *nw, *nd, *nwin, *nseeds
+	tuning := def
+	tuning.Fusion, tuning.BM25Weight, tuning.VectorWeight, tuning.RRFK = *fusion, *bw, *vw, *rrfK
+	tuning.NeighbourWeight, tuning.NeighbourDecay, tuning.NeighbourWindow, tuning.NeighbourSeeds = *nw, *nd, *nwin, *nseeds
+	if tuning.Fusion != contextd.FusionConvex && tuning.Fusion != contextd.FusionRRF {
+		return usageError{fmt.Sprintf("-fusion %q: must be convex or rrf", tuning.Fusion)}
+	}
 	evalModes = strings.Split(*modes, ",")
 	path := fset.Arg(1)
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
@@ -96,6 +101,9 @@ func runEval(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	defer store.Close()
 	svc, err := newService(store, &cfg, nil)
+	if err == nil {
+		svc.Hybrid = tuning
+	}
 	if err != nil {
 		return err
 	}
@@ -175,8 +183,8 @@ func runEval(ctx context.Context, args []string, getenv func(string) string, std
 
 	cats := map[int]string{0: "all", 1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
 	fmt.Fprintf(stdout, "hybrid: fusion %s, bm25 weight %g, vector weight %g, rrf k %g; neighbours weight %g, decay %g, window %d, seeds %d\n",
-		contextd.Fusion, contextd.BM25Weight, contextd.VectorWeight, contextd.RRFK,
-		contextd.NeighbourWeight, contextd.NeighbourDecay, contextd.NeighbourWindow, contextd.NeighbourSeeds)
+		tuning.Fusion, tuning.BM25Weight, tuning.VectorWeight, tuning.RRFK,
+		tuning.NeighbourWeight, tuning.NeighbourDecay, tuning.NeighbourWindow, tuning.NeighbourSeeds)
 	fmt.Fprintf(stdout, "LoCoMo turn recall (turns as %s, %s), original evidence | corrected evidence (audit-errors.json)\n", *as, svc.Embedder.Model())
 	fmt.Fprintf(stdout, "%-9s %-12s %5s | %-27s | %-27s\n", "mode", "category", "n", "@5     @10    @25    @50", "@5     @10    @25    @50")
 	for _, mode := range evalModes {
