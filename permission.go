@@ -101,6 +101,16 @@ func CheckPermissions(role Role, ps []Permission, loc string) error {
 	return nil
 }
 
+// SplitPermissions reads the stored form of a key's scopes, permissions
+// separated by spaces ("" for none), as the stores keep it.
+func SplitPermissions(s string) []Permission {
+	var out []Permission
+	for _, f := range strings.Fields(s) {
+		out = append(out, Permission(f))
+	}
+	return out
+}
+
 // JoinPermissions joins permissions with sep.
 func JoinPermissions(ps []Permission, sep string) string {
 	s := make([]string, len(ps))

@@ -80,14 +80,8 @@ type backupOutput struct {
 }
 
 func (s *server) createBackup(ctx context.Context, _ *struct{}) (*backupOutput, error) {
-	if err := contextd.RequireBackupAdmin(principalOf(ctx)); err != nil {
-		return nil, problemFor(ctx, err)
-	}
-	if err := s.requireOperator(ctx); err != nil {
+	if err := s.requireBackups(ctx); err != nil {
 		return nil, err
-	}
-	if s.backups == nil {
-		return nil, problemFor(ctx, contextd.Errorf(contextd.EUNAVAILABLE, "backups are not configured (BACKUP_DIRECTORY)"))
 	}
 	// A large store takes longer than REQUEST_TIMEOUT: the backup goes on
 	// to the end even when the client is answered 503 (it shows in the list).
@@ -99,14 +93,8 @@ func (s *server) createBackup(ctx context.Context, _ *struct{}) (*backupOutput, 
 }
 
 func (s *server) listBackups(ctx context.Context, _ *struct{}) (*listOutput[*contextd.BackupManifest], error) {
-	if err := contextd.RequireBackupAdmin(principalOf(ctx)); err != nil {
-		return nil, problemFor(ctx, err)
-	}
-	if err := s.requireOperator(ctx); err != nil {
+	if err := s.requireBackups(ctx); err != nil {
 		return nil, err
-	}
-	if s.backups == nil {
-		return nil, problemFor(ctx, contextd.Errorf(contextd.EUNAVAILABLE, "backups are not configured (BACKUP_DIRECTORY)"))
 	}
 	ms, err := s.backups.List(ctx)
 	if err != nil {
@@ -144,12 +132,20 @@ func (s *server) restoreObject(ctx context.Context, in *restoreInput) (*restoreO
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
 
-// requireOperator refuses whole-store operations to every tenant but the
-// operator's: a backup holds, and its manifest counts, every tenant.
-func (s *server) requireOperator(ctx context.Context) error {
-	if p := principalOf(ctx); p == nil || p.Tenant != s.operatorTenant {
+// requireBackups lets through to the whole-store backups only an admin:backup
+// credential of the operator's tenant (a backup holds, and its manifest
+// counts, every tenant), and only when backups are configured.
+func (s *server) requireBackups(ctx context.Context) error {
+	p := principalOf(ctx)
+	if err := contextd.RequireBackupAdmin(p); err != nil {
+		return problemFor(ctx, err)
+	}
+	if p == nil || p.Tenant != s.operatorTenant {
 		return problemFor(ctx, contextd.Errorf(contextd.EFORBIDDEN,
 			"backups hold every tenant: only admins of the operator tenant (OPERATOR_TENANT) make and list them; use GET /v1/export for this tenant's data"))
+	}
+	if s.backups == nil {
+		return problemFor(ctx, contextd.Errorf(contextd.EUNAVAILABLE, "backups are not configured (BACKUP_DIRECTORY)"))
 	}
 	return nil
 }

@@ -3,7 +3,6 @@ package neo4j
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/contextd/contextd"
@@ -23,7 +22,7 @@ func decodeKey(v any) (*contextd.APIKey, error) {
 	}
 	return &contextd.APIKey{ID: str(m["id"]), Tenant: str(m["tenant"]), Role: contextd.Role(str(m["role"])),
 		Name: str(m["name"]), UserID: str(m["userId"]), Prefix: str(m["prefix"]), CreatedAt: fromNanos(i64(m["createdAt"])),
-		ExpiresAt: optTime(m["expiresAt"]), RevokedAt: optTime(m["revokedAt"]), Scopes: splitScopes(str(m["scopes"])),
+		ExpiresAt: optTime(m["expiresAt"]), RevokedAt: optTime(m["revokedAt"]), Scopes: contextd.SplitPermissions(str(m["scopes"])),
 		LastUsedAt: optTime(m["lastUsedAt"])}, nil
 }
 
@@ -150,18 +149,6 @@ func (s *Store) CountAPIKeys(ctx context.Context) (int, error) {
 		return err
 	})
 	return n, err
-}
-
-// splitScopes reads the stored form of a key's scopes ("" for none).
-func splitScopes(s string) []contextd.Permission {
-	if s == "" {
-		return nil
-	}
-	var out []contextd.Permission
-	for _, f := range strings.Fields(s) {
-		out = append(out, contextd.Permission(f))
-	}
-	return out
 }
 
 // bumpKeyGeneration moves the namespace's key generation in the

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/contextd/contextd"
@@ -24,7 +23,7 @@ func scanKey(row scanner) (*contextd.APIKey, error) {
 	if err := row.Scan(&k.ID, &k.Tenant, &role, &k.Name, &k.UserID, &k.Prefix, &created, &expires, &revoked, &scopes, &used); err != nil {
 		return nil, err
 	}
-	k.Scopes = splitScopes(scopes)
+	k.Scopes = contextd.SplitPermissions(scopes)
 	k.LastUsedAt = fromNullNanos(used)
 	k.Role = contextd.Role(role)
 	k.CreatedAt = fromNanos(created)
@@ -142,18 +141,6 @@ func (s *Store) CountAPIKeys(ctx context.Context) (int, error) {
 		return c.QueryRowContext(ctx, `SELECT count(*) FROM api_keys`).Scan(&n)
 	})
 	return n, err
-}
-
-// splitScopes reads the stored form of a key's scopes ("" for none).
-func splitScopes(s string) []contextd.Permission {
-	if s == "" {
-		return nil
-	}
-	var out []contextd.Permission
-	for _, f := range strings.Fields(s) {
-		out = append(out, contextd.Permission(f))
-	}
-	return out
 }
 
 // bumpKeyGeneration moves the key generation in the transaction of a key change.
