@@ -287,3 +287,25 @@ func (s *Service) History(ctx context.Context, p *Principal, kind, id string, f 
 func (c *Change) String() string {
 	return fmt.Sprintf("#%d %s %s %s/%s", c.Seq, c.Op, c.Kind, c.Tenant, c.ID)
 }
+
+// ReadChangePages calls fn on every change after seq after, in seq order,
+// page by page: page(after) returns the next changes after that seq, at most
+// size of them, and fewer only at the end of the log. A store's ReadChanges
+// gives it one read transaction per page.
+func ReadChangePages(after int64, size int, page func(after int64) ([]*Change, error), fn func(*Change) error) error {
+	for {
+		chs, err := page(after)
+		if err != nil {
+			return err
+		}
+		for _, ch := range chs {
+			if err := fn(ch); err != nil {
+				return err
+			}
+			after = ch.Seq
+		}
+		if len(chs) < size {
+			return nil
+		}
+	}
+}

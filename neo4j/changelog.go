@@ -136,9 +136,8 @@ func (s *Store) ReadChanges(ctx context.Context, after, upTo int64, fn func(*con
 	if upTo <= 0 {
 		upTo = 1<<63 - 1
 	}
-	for {
-		var page []*contextd.Change
-		err := s.read(ctx, "read changes", func(tx neo4j.ManagedTransaction) error {
+	return contextd.ReadChangePages(after, changePage, func(after int64) (page []*contextd.Change, err error) {
+		err = s.read(ctx, "read changes", func(tx neo4j.ManagedTransaction) error {
 			page = page[:0]
 			rows, err := collect(ctx, tx, `MATCH (c:ContextdChange) WHERE c.ns = $ns AND c.seq > $after AND c.seq <= $upTo`+
 				changeReturn+` ORDER BY c.seq LIMIT $limit`, params{"ns": s.ns, "after": after, "upTo": upTo, "limit": int64(changePage)})
@@ -150,19 +149,8 @@ func (s *Store) ReadChanges(ctx context.Context, after, upTo int64, fn func(*con
 			}
 			return nil
 		})
-		if err != nil {
-			return err
-		}
-		for _, ch := range page {
-			if err := fn(ch); err != nil {
-				return err
-			}
-			after = ch.Seq
-		}
-		if len(page) < changePage {
-			return nil
-		}
-	}
+		return page, err
+	}, fn)
 }
 
 // LastChange implements contextd.ChangeLog: the counter, which pruning

@@ -86,21 +86,10 @@ func (s *Store) Changes(ctx context.Context, sc contextd.Scope, f contextd.Chang
 	limit := f.StoreLimit()
 	out := []*contextd.Change{}
 	err := s.read(ctx, "changes", func(c *conn) error {
-		out = out[:0]
-		rows, err := c.QueryContext(ctx, `SELECT `+changeCols+` FROM changes WHERE `+b.where()+` ORDER BY seq LIMIT ?`,
+		var err error
+		out, err = queryChanges(ctx, c, `SELECT `+changeCols+` FROM changes WHERE `+b.where()+` ORDER BY seq LIMIT ?`,
 			append(b.args, limit+1)...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			ch, err := scanChange(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, ch)
-		}
-		return rows.Err()
+		return err
 	})
 	if err != nil {
 		return nil, "", err
@@ -115,37 +104,32 @@ func (s *Store) ReadChanges(ctx context.Context, after, upTo int64, fn func(*con
 	if upTo <= 0 {
 		upTo = 1<<63 - 1
 	}
-	for {
-		var page []*contextd.Change
-		err := s.read(ctx, "read changes", func(c *conn) error {
-			rows, err := c.QueryContext(ctx, `SELECT `+changeCols+` FROM changes WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?`,
+	return contextd.ReadChangePages(after, exportPage, func(after int64) (page []*contextd.Change, err error) {
+		err = s.read(ctx, "read changes", func(c *conn) error {
+			page, err = queryChanges(ctx, c, `SELECT `+changeCols+` FROM changes WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?`,
 				after, upTo, exportPage)
-			if err != nil {
-				return err
-			}
-			defer rows.Close()
-			for rows.Next() {
-				ch, err := scanChange(rows)
-				if err != nil {
-					return err
-				}
-				page = append(page, ch)
-			}
-			return rows.Err()
-		})
-		if err != nil {
 			return err
-		}
-		for _, ch := range page {
-			if err := fn(ch); err != nil {
-				return err
-			}
-			after = ch.Seq
-		}
-		if len(page) < exportPage {
-			return nil
-		}
+		})
+		return page, err
+	}, fn)
+}
+
+// queryChanges runs a query of changeCols and returns its changes.
+func queryChanges(ctx context.Context, c *conn, query string, args ...any) ([]*contextd.Change, error) {
+	rows, err := c.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
 	}
+	defer rows.Close()
+	out := []*contextd.Change{}
+	for rows.Next() {
+		ch, err := scanChange(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ch)
+	}
+	return out, rows.Err()
 }
 
 // LastChange implements contextd.ChangeLog. The highest seq ever given is
