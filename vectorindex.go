@@ -264,6 +264,12 @@ func (x *VectorIndex) Nearest(ctx context.Context, kind string, vec []float32, f
 		all = append(all, results[w]...)
 		total += counts[w]
 	}
+	out := sh.best(all, k)
+	return out, total, nil
+}
+
+// best sorts all best first and returns the first k as hits.
+func (sh *vectorShard) best(all []scored, k int) []VectorHit {
 	sortScored(all, sh.ids)
 	if len(all) > k {
 		all = all[:k]
@@ -272,7 +278,7 @@ func (x *VectorIndex) Nearest(ctx context.Context, kind string, vec []float32, f
 	for i, s := range all {
 		out[i] = VectorHit{ID: sh.ids[s.slot], Score: s.score}
 	}
-	return out, total, nil
+	return out
 }
 
 // nearestOf ranks the rows of ids that pass pred (ids unknown here are
@@ -289,14 +295,7 @@ func (sh *vectorShard) nearestOf(q []int8, qs float32, pred func(int) bool, ids 
 		all = append(all, scored{i, float64(dotInt8(q, sh.vecs[i*sh.dims:(i+1)*sh.dims])) * float64(qs) * float64(sh.scales[i])})
 	}
 	total := len(all)
-	sortScored(all, sh.ids)
-	if len(all) > k {
-		all = all[:k]
-	}
-	out := make([]VectorHit, len(all))
-	for i, s := range all {
-		out[i] = VectorHit{ID: sh.ids[s.slot], Score: s.score}
-	}
+	out := sh.best(all, k)
 	return out, total
 }
 
