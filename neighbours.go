@@ -43,12 +43,10 @@ type memoryCandidate struct {
 // HybridTuning) and returns the candidates, new neighbours included.
 func (s *Service) expandNeighbours(ctx context.Context, p *Principal, q MemorySearch, cands []*memoryCandidate, now time.Time) ([]*memoryCandidate, error) {
 	t := s.tuning()
-	if t.NeighbourWeight <= 0 || t.NeighbourWindow <= 0 || t.NeighbourSeeds <= 0 || len(cands) == 0 {
+	if !t.expands() || len(cands) == 0 {
 		return cands, nil
 	}
-	seeds := slices.Clone(cands)
-	sort.SliceStable(seeds, func(i, j int) bool { return seeds[i].rel > seeds[j].rel })
-	seeds = seeds[:min(len(seeds), t.NeighbourSeeds)]
+	seeds := topSeeds(cands, func(c *memoryCandidate) float64 { return c.rel }, t.NeighbourSeeds)
 
 	// The sessions of the seeds, each in time order.
 	order := map[string][]*Memory{} // session -> memories; nil when too long
@@ -215,12 +213,10 @@ type contextCandidate struct {
 // returns them, new neighbours that pass the filters of q included.
 func (s *Service) expandGraphNeighbours(ctx context.Context, p *Principal, vs VectorStore, q SearchQuery, vec []float32, cands []*contextCandidate) ([]*contextCandidate, error) {
 	t := s.tuning()
-	if t.NeighbourWeight <= 0 || t.NeighbourWindow <= 0 || t.NeighbourSeeds <= 0 || len(cands) == 0 {
+	if !t.expands() || len(cands) == 0 {
 		return cands, nil
 	}
-	seeds := slices.Clone(cands)
-	sort.SliceStable(seeds, func(i, j int) bool { return seeds[i].rel > seeds[j].rel })
-	seeds = seeds[:min(len(seeds), t.NeighbourSeeds)]
+	seeds := topSeeds(cands, func(c *contextCandidate) float64 { return c.rel }, t.NeighbourSeeds)
 
 	edges := map[string][]string{} // context -> its neighbours along the walked types
 	around := func(id string) ([]string, error) {
@@ -325,4 +321,17 @@ func (s *Service) expandGraphNeighbours(ctx context.Context, p *Principal, vs Ve
 		return cands[i].id < cands[j].id
 	})
 	return cands, nil
+}
+
+// expands reports whether t turns neighbour expansion on.
+func (t HybridTuning) expands() bool {
+	return t.NeighbourWeight > 0 && t.NeighbourWindow > 0 && t.NeighbourSeeds > 0
+}
+
+// topSeeds returns the n candidates of highest relevance, best first (ties
+// in their order in cands).
+func topSeeds[T any](cands []T, rel func(T) float64, n int) []T {
+	seeds := slices.Clone(cands)
+	sort.SliceStable(seeds, func(i, j int) bool { return rel(seeds[i]) > rel(seeds[j]) })
+	return seeds[:min(len(seeds), n)]
 }
