@@ -47,3 +47,14 @@ func SetTopK(s *Store, on bool) { s.topk.off.Store(!on) }
 
 // TopKServed is the number of searches answered from the top-k index.
 func TopKServed(s *Store) int64 { return s.topk.served.Load() }
+
+// KeyGenerationCached reports whether the store holds a key generation it
+// may answer from memory (see keyGenCache).
+func KeyGenerationCached(s *Store) bool {
+	if s.keyGen == nil {
+		return false
+	}
+	s.keyGen.mu.Lock()
+	defer s.keyGen.mu.Unlock()
+	return s.keyGen.valid
+}

@@ -152,7 +152,19 @@ func bumpKeyGeneration(ctx context.Context, tx *conn) error {
 // APIKeyGeneration implements contextd.KeyStore: one prepared point read in
 // autocommit mode (no BEGIN/ROLLBACK around it: a single statement is its
 // own consistent snapshot).
+//
+// While nothing has been committed since the last read, the generation
+// comes from memory (see keyGenCache).
 func (s *Store) APIKeyGeneration(ctx context.Context) (int64, error) {
+	cached, ok, stamp, stampOK := s.keyGen.get()
+	if ok {
+		select {
+		case <-s.closed:
+			return 0, s.fail(ctx, "key generation", errClosed)
+		default:
+		}
+		return cached, nil
+	}
 	c, err := s.readers.take(ctx, s.closed)
 	if err != nil {
 		return 0, s.fail(ctx, "key generation", err)
@@ -161,6 +173,9 @@ func (s *Store) APIKeyGeneration(ctx context.Context) (int64, error) {
 	var gen int64
 	if err := c.QueryRowContext(ctx, `SELECT gen FROM key_generation WHERE id = 1`).Scan(&gen); err != nil {
 		return 0, s.fail(ctx, "key generation", err)
+	}
+	if stampOK {
+		s.keyGen.put(stamp, gen)
 	}
 	return gen, nil
 }

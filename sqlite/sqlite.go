@@ -53,6 +53,8 @@ type Options struct {
 	// over its connections (at least 2 MiB each); 0 means 256. SQLite's soft
 	// heap limit is set to it plus 64 MiB for statements, sorts and FTS5
 	// buffers: past it, SQLite gives back cached pages before it grows.
+	// The read connections of a plaintext store also share a memory map of
+	// the file's first CacheSizeMB MiB (see readerMmap).
 	CacheSizeMB int
 	// ReadConns is the size of the reader pool; 0 means 2×GOMAXPROCS.
 	ReadConns int
@@ -105,6 +107,8 @@ type Store struct {
 	vectors vectorState // semantic search: the vector index (vectors.go)
 
 	topk *topkState // the top-k search index (topk.go); nil when off
+
+	keyGen *keyGenCache // the key generation while nothing is committed (keygen.go)
 }
 
 // Open opens (creating if needed) the store in directory dir and brings its
@@ -175,6 +179,9 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		// A reader connection never writes; belt and braces with mode=ro.
 		"query_only(1)",
 	}, common...)
+	if s.key == nil {
+		reader = append(reader, readerMmap(totalMB)...)
+	}
 
 	var err error
 	s.w, err = openDB(s.path, s.key, writer)
@@ -222,6 +229,9 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("sqlite: open readers: %w", err)
 		}
 		s.readers.add(newConn(rc))
+	}
+	if s.key == nil {
+		s.keyGen = openKeyGenCache(s.path)
 	}
 	s.wq = make(chan *job, maxBatch)
 	s.wdone = make(chan struct{})
@@ -300,6 +310,7 @@ func (s *Store) closeConns() error {
 	if s.topk != nil {
 		s.topk.tok.close()
 	}
+	errs = append(errs, s.keyGen.close())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("sqlite: close: %w", err)
 	}
