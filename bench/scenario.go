@@ -258,6 +258,10 @@ func runPhase(ctx context.Context, c *client, v *vocabulary, pl *pool, p phase) 
 		w := newWorker(v, pl, p.seed*1000003+uint64(i)+1)
 		workers[i] = w
 		wg.Go(func() {
+			wc := c.wire() // nil: through net/http
+			if wc != nil {
+				defer wc.close()
+			}
 			for ctx.Err() == nil && time.Now().Before(stopAt) {
 				if p.count > 0 && left.Add(-1) < 0 {
 					return
@@ -268,7 +272,15 @@ func runPhase(ctx context.Context, c *client, v *vocabulary, pl *pool, p phase) 
 					rctx = asTenant(ctx, w.r.IntN(len(c.tokens)))
 				}
 				t0 := time.Now()
-				status, err := c.do(rctx, req.method, req.path, req.body, nil)
+				var (
+					status int
+					err    error
+				)
+				if wc != nil {
+					status, err = wc.do(rctx, req.method, req.path, req.body)
+				} else {
+					status, err = c.do(rctx, req.method, req.path, req.body, nil)
+				}
 				d := time.Since(t0)
 				if ctx.Err() != nil {
 					return // interrupted: not the server's error
