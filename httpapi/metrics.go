@@ -18,6 +18,7 @@ type httpMetrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	inFlight prometheus.Gauge
+	series   seriesCache // the requests' and duration's series by labels (fastmetrics.go)
 }
 
 // latencyBuckets suit a server whose budget is in milliseconds.

@@ -121,7 +121,7 @@ func (s *server) instrument(next http.Handler) http.Handler {
 			ctx, span = s.ops.tracer.Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...))
 			defer span.End()
 			if sc := span.SpanContext(); st != nil && sc.IsValid() {
-				st.log = st.log.With(slog.String("traceId", sc.TraceID().String()))
+				st.traceID = sc.TraceID().String()
 			}
 			r = r.WithContext(ctx)
 		}

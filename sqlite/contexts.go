@@ -157,7 +157,7 @@ func (s *Store) CreateContexts(ctx context.Context, sc contextd.Scope, items []c
 // GetContext implements contextd.ContextStore.
 func (s *Store) GetContext(ctx context.Context, sc contextd.Scope, id string) (*contextd.Context, error) {
 	var c *contextd.Context
-	err := s.read(ctx, "get context", func(tx *conn) error {
+	err := s.readPoint(ctx, "get context", func(tx *conn) error {
 		var err error
 		if c, _, err = getContext(ctx, tx, sc, id); err != nil {
 			return err

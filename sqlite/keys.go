@@ -170,6 +170,8 @@ func (s *Store) APIKeyGeneration(ctx context.Context) (int64, error) {
 		return 0, s.fail(ctx, "key generation", err)
 	}
 	defer s.readers.put(c)
+	c.detached = true // a point read: see readPoint
+	defer func() { c.detached = false }()
 	var gen int64
 	if err := c.QueryRowContext(ctx, `SELECT gen FROM key_generation WHERE id = 1`).Scan(&gen); err != nil {
 		return 0, s.fail(ctx, "key generation", err)
