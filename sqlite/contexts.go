@@ -157,12 +157,10 @@ func (s *Store) CreateContexts(ctx context.Context, sc contextd.Scope, items []c
 // GetContext implements contextd.ContextStore.
 func (s *Store) GetContext(ctx context.Context, sc contextd.Scope, id string) (*contextd.Context, error) {
 	var c *contextd.Context
-	err := s.readPoint(ctx, "get context", func(tx *conn) error {
+	err := s.readPoint(ctx, "get context", func(q *conn) error {
 		var err error
-		if c, _, err = getContext(ctx, tx, sc, id); err != nil {
-			return err
-		}
-		return fillRelationships(ctx, tx, sc, []*contextd.Context{c})
+		c, err = getContextEdges(ctx, q, sc, id)
+		return err
 	})
 	if err != nil {
 		return nil, err
