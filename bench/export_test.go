@@ -36,6 +36,12 @@ func (v *vocabulary) Words() []string { return v.words }
 // returns the status and error of each of the calls, in order, over one
 // connection.
 func WireDo(ctx context.Context, base, key string, calls []WireCall) []WireResult {
+	return WireDoPaused(ctx, base, key, calls, "", 0)
+}
+
+// WireDoPaused is WireDo that sleeps pause after sending the call to
+// pausePath.
+func WireDoPaused(ctx context.Context, base, key string, calls []WireCall, pausePath string, pause time.Duration) []WireResult {
 	c := newClient(base, key, 1, 5*time.Second)
 	defer c.close()
 	w := c.wire()
@@ -43,6 +49,9 @@ func WireDo(ctx context.Context, base, key string, calls []WireCall) []WireResul
 	out := make([]WireResult, len(calls))
 	for i, call := range calls {
 		out[i].Status, out[i].Err = w.do(ctx, call.Method, call.Path, call.Body)
+		if call.Path == pausePath {
+			time.Sleep(pause)
+		}
 	}
 	return out
 }

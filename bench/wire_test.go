@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/contextd/contextd/bench"
 )
@@ -84,5 +85,23 @@ func TestWireConn(t *testing.T) {
 	bad := bench.WireDo(context.Background(), srv.URL, "wrong", []bench.WireCall{get("/small")})
 	if bad[0].Status != http.StatusUnauthorized || bad[0].Err == nil {
 		t.Errorf("wrong credential: %d %v", bad[0].Status, bad[0].Err)
+	}
+}
+
+// TestWireConnRedials: a kept-alive connection that the server closed while
+// idle is dialled again and the read is sent again.
+func TestWireConnRedials(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "ok")
+	}))
+	srv.Config.IdleTimeout = 20 * time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	calls := []bench.WireCall{{Method: http.MethodGet, Path: "/a"}, {Method: http.MethodGet, Path: "/pause"}, {Method: http.MethodGet, Path: "/b"}}
+	res := bench.WireDoPaused(context.Background(), srv.URL, "k", calls, "/pause", 200*time.Millisecond)
+	for i, r := range res {
+		if r.Err != nil || r.Status != http.StatusOK {
+			t.Errorf("call %d: %d %v", i, r.Status, r.Err)
+		}
 	}
 }
