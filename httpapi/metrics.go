@@ -18,7 +18,7 @@ type httpMetrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	inFlight prometheus.Gauge
-	series   seriesCache // the requests' and duration's series by labels (fastmetrics.go)
+	series   seriesCache // the requests' and duration's series by labels (fastpath.go)
 }
 
 // latencyBuckets suit a server whose budget is in milliseconds.

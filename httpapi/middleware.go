@@ -213,7 +213,7 @@ const apiCSP = "default-src 'none'; frame-ancestors 'none'"
 func (s *server) securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		// Assigned as the shared values of fastheaders.go: the same headers
+		// Assigned as the shared values of fastpath.go: the same headers
 		// as h.Set would give, without a new slice per header and response.
 		h["X-Content-Type-Options"] = hdrNosniff
 		h["X-Frame-Options"] = hdrDeny
