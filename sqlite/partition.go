@@ -54,6 +54,12 @@ func newAllocator(table, tenant string) *pkAllocator {
 
 // newPK returns the next free pk of the tenant in the table.
 func (a *pkAllocator) newPK(ctx context.Context, tx *conn) (int64, error) {
+	return a.newPKs(ctx, tx, 1)
+}
+
+// newPKs reserves the next n free pks of the tenant in the table, with one
+// update of tenant_partitions, and returns the first: the others follow it.
+func (a *pkAllocator) newPKs(ctx context.Context, tx *conn, n int64) (int64, error) {
 	if !a.loaded {
 		err := tx.QueryRowContext(ctx, `SELECT num, `+a.col+` FROM tenant_partitions WHERE name = ?`, a.tenant).Scan(&a.num, &a.next)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -74,11 +80,11 @@ func (a *pkAllocator) newPK(ctx context.Context, tx *conn) (int64, error) {
 		}
 		a.loaded = true
 	}
-	if a.next > pkMask {
+	if a.next+n-1 > pkMask {
 		return 0, fmt.Errorf("sqlite: tenant %q has no free row key left in %s", a.tenant, a.table)
 	}
 	pk := a.num<<pkBits | a.next
-	a.next++
+	a.next += n
 	if _, err := tx.ExecContext(ctx, `UPDATE tenant_partitions SET `+a.col+` = ? WHERE name = ?`, a.next, a.tenant); err != nil {
 		return 0, err
 	}
