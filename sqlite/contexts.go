@@ -376,6 +376,7 @@ func unindexContext(ctx context.Context, tx *conn, pk int64, title, content stri
 		return err
 	}
 	for _, ix := range []string{contextIndex.stem, contextIndex.raw} {
+		tx.markFTS(ix, pk)
 		ix = ftsName(ix, shardOf(pk))
 		if _, err := tx.ExecContext(ctx, `INSERT INTO `+ix+` (`+ix+`, rowid, title, content) VALUES ('delete', ?, ?, ?)`,
 			pk, title, content); err != nil {

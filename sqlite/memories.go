@@ -364,6 +364,7 @@ func indexMemory(ctx context.Context, tx *conn, pk int64, content string) error 
 // unindexMemory removes a memory's text, as it was indexed, from both.
 func unindexMemory(ctx context.Context, tx *conn, pk int64, content string) error {
 	for _, ix := range []string{memoryIndex.stem, memoryIndex.raw} {
+		tx.markFTS(ix, pk)
 		ix = ftsName(ix, shardOf(pk))
 		if _, err := tx.ExecContext(ctx, `INSERT INTO `+ix+` (`+ix+`, rowid, content) VALUES ('delete', ?, ?)`, pk, content); err != nil {
 			return err

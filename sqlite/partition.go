@@ -166,6 +166,9 @@ func ensureShard(ctx context.Context, tx *conn, k int) error {
 		}
 	}
 	for _, ix := range shardIndexes(k) {
+		if err := configureIndex(ctx, tx, ix); err != nil {
+			return err
+		}
 		if _, err := tx.c.ExecContext(context.WithoutCancel(ctx), `INSERT INTO `+ix+` (`+ix+`) VALUES ('rebuild')`); err != nil {
 			return fmt.Errorf("index shard %d: %w", k, err)
 		}
@@ -220,6 +223,19 @@ func (s *Store) ensureShards(ctx context.Context) error {
 		for k := range indexShards {
 			if need[k] {
 				if err := ensureShard(ctx, tx, k); err != nil {
+					return err
+				}
+			}
+		}
+		// Stores made before the merge settings (ftsmerge.go) get them
+		// here; rewriting them is cheap and changes nothing.
+		have, err := existingShards(ctx, tx)
+		if err != nil {
+			return err
+		}
+		for _, k := range have {
+			for _, ix := range shardIndexes(k) {
+				if err := configureIndex(ctx, tx, ix); err != nil {
 					return err
 				}
 			}

@@ -161,6 +161,7 @@ func insertIndexes(ctx context.Context, tx *conn, ix ftsIndex, pk int64, text ..
 		args = append(args, t)
 	}
 	for _, name := range []string{ix.stem, ix.raw} {
+		tx.markFTS(name, pk)
 		name = ftsName(name, shardOf(pk))
 		if _, err := tx.ExecContext(ctx, `INSERT INTO `+name+` (rowid, `+cols+`) VALUES (?, `+marks+`)`, args...); err != nil {
 			return err
