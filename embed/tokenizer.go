@@ -2,6 +2,8 @@ package embed
 
 import (
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode"
 
 	"golang.org/x/text/unicode/norm"
@@ -15,10 +17,17 @@ import (
 type Tokenizer struct {
 	vocab map[string]int32
 	unk   int32
+	// words caches the pieces of words seen (word -> []int32): words in
+	// text follow a Zipf law, so most are cut once. Bounded by maxWords.
+	words  sync.Map
+	nwords atomic.Int64
 }
 
 // maxWordChars is BERT's limit: a longer word is one unknown token.
 const maxWordChars = 100
+
+// maxWords bounds the word cache (a few MiB).
+const maxWords = 1 << 16
 
 // NewTokenizer builds a tokenizer over a vocabulary, one token per entry in
 // id order. unk is the unknown token ("[UNK]").
@@ -39,27 +48,45 @@ func NewTokenizer(vocab []string, unk string) *Tokenizer {
 func (t *Tokenizer) Tokenize(text string) []int32 {
 	var ids []int32
 	for _, w := range basicTokens(text) {
-		ids = t.wordPiece(w, ids)
+		if v, ok := t.words.Load(w); ok {
+			ids = append(ids, v.([]int32)...)
+			continue
+		}
+		pieces := t.wordPiece(w, nil)
+		if t.nwords.Load() < maxWords {
+			if _, loaded := t.words.LoadOrStore(w, pieces); !loaded {
+				t.nwords.Add(1)
+			}
+		}
+		ids = append(ids, pieces...)
 	}
 	return ids
 }
 
+// wordPiece appends the pieces of word to ids: the longest vocabulary
+// entries from the left, continuations prefixed "##".
 func (t *Tokenizer) wordPiece(word string, ids []int32) []int32 {
-	runes := []rune(word)
-	if len(runes) > maxWordChars {
+	// Byte offsets of the runes: pieces are cut at rune boundaries.
+	offs := make([]int, 0, len(word)+1)
+	for i := range word {
+		offs = append(offs, i)
+	}
+	n := len(offs) // runes
+	if n > maxWordChars {
 		return t.appendUnk(ids)
 	}
+	offs = append(offs, len(word))
 	mark := len(ids)
-	var b strings.Builder
-	for start := 0; start < len(runes); {
-		end, cur := len(runes), int32(-1)
+	buf := make([]byte, 0, len(word)+2)
+	for start := 0; start < n; {
+		end, cur := n, int32(-1)
 		for start < end {
-			b.Reset()
+			buf = buf[:0]
 			if start > 0 {
-				b.WriteString("##")
+				buf = append(buf, "##"...)
 			}
-			b.WriteString(string(runes[start:end]))
-			if id, ok := t.vocab[b.String()]; ok {
+			buf = append(buf, word[offs[start]:offs[end]]...)
+			if id, ok := t.vocab[string(buf)]; ok { // no allocation for the lookup
 				cur = id
 				break
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -270,4 +271,26 @@ func BenchmarkSearchTenantSize(b *testing.B) {
 			}
 		})
 	}
+}
+func BenchmarkCreateMemoryParallel(b *testing.B) {
+	s := openAt(b, b.TempDir())
+	sc := contextd.Scope{Tenant: "bench"}
+	g := newTextGen(1)
+	items := make([]contextd.MemoryCreate, 1024)
+	for i := range items {
+		items[i] = contextd.MemoryCreate{Content: g.words(60), SessionID: "s" + strconv.Itoa(i%200), Tags: []string{"a"}}
+	}
+	ctx := context.Background()
+	b.SetParallelism(4)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			if _, err := s.CreateMemories(ctx, sc, items[i%len(items):i%len(items)+1]); err != nil {
+				b.Error(err)
+				return
+			}
+			i++
+		}
+	})
 }

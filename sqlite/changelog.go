@@ -41,11 +41,16 @@ func insertChange(ctx context.Context, tx *conn, ch *contextd.Change, now time.T
 // logSession records the current state of session id of the tenant (after
 // a memory or context moved its lastActiveAt, or it was created on the fly).
 func logSession(ctx context.Context, tx *conn, sc contextd.Scope, op, id string, now time.Time) error {
-	ss, err := getSession(ctx, tx, contextd.Scope{Tenant: sc.Tenant}, id, now)
+	// The log keeps no counts (they change without the session changing):
+	// the row alone, not sessionSelect's counting subqueries.
+	ss, err := scanSession(tx.QueryRowContext(ctx, `SELECT id, user_id, title, metadata, created_at, updated_at, last_active_at, 0, 0
+		FROM sessions WHERE tenant = ? AND id = ?`, sc.Tenant, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFound("session", id)
+	}
 	if err != nil {
 		return err
 	}
-	ss.MemoryCount, ss.ContextCount = 0, 0
 	return logPut(ctx, tx, sc, op, &contextd.Record{Kind: contextd.KindSession, Tenant: sc.Tenant, Session: ss}, now)
 }
 

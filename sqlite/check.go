@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -84,6 +86,9 @@ func (s *Store) Check(ctx context.Context, opts contextd.CheckOptions) (*context
 			var bad []string
 			for _, k := range shards {
 				name := ftsName(ix.index, k)
+				if err := refreshIndex(ctx, c, name); err != nil {
+					return err
+				}
 				msgs, err := pragmaCheck(ctx, c, "PRAGMA integrity_check("+name+")")
 				if err != nil {
 					return err
@@ -128,6 +133,13 @@ func (s *Store) Check(ctx context.Context, opts contextd.CheckOptions) (*context
 		}
 		var msgs []string
 		err := s.read(ctx, "check", func(c *conn) error {
+			for _, k := range shards {
+				for _, ix := range shardIndexes(k) {
+					if err := refreshIndex(ctx, c, ix); err != nil {
+						return err
+					}
+				}
+			}
 			var err error
 			msgs, err = pragmaCheck(ctx, c, "PRAGMA quick_check")
 			return err
@@ -211,4 +223,17 @@ func (s *Store) checkContent(ctx context.Context, index string) (contextd.CheckI
 		return it, nil
 	}
 	return it, err
+}
+
+// refreshIndex makes FTS5 read the full-text index name's structure (its
+// list of segments) again if the database changed. FTS5 keeps it between
+// statements and drops it only as a cursor opens; integrity PRAGMAs open
+// none, and would read segments that a merge has replaced since.
+func refreshIndex(ctx context.Context, c *conn, name string) error {
+	var pk int64
+	err := c.QueryRowContext(ctx, `SELECT rowid FROM `+name+` LIMIT 1`).Scan(&pk)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	return err
 }

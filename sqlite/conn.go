@@ -78,6 +78,9 @@ type conn struct {
 	// writer is detached, since an interrupted write rolls back the whole
 	// transaction, which other jobs share.
 	detached bool
+	// ftsDirty: the full-text indexes the writer wrote since they were
+	// last fully merged (see ftsmerge.go); the writer's only.
+	ftsDirty uint64
 }
 
 // maxStmts bounds the statements kept per connection. Statement shapes are

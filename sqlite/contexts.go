@@ -81,55 +81,71 @@ func (s *Store) CreateContexts(ctx context.Context, sc contextd.Scope, items []c
 	}
 	now := s.clock()
 	out := make([]*contextd.Context, len(items))
+	prep := prepareContexts(sc, items, now)
+	vectors := hasVector(items, func(it *contextd.ContextCreate) []float32 { return it.Vector })
 	err := s.write(ctx, "create contexts", func(tx *conn) error {
-		pks := make([]int64, len(items))
-		alloc := newAllocator("contexts", sc.Tenant)
-		for i := range items {
-			it := &items[i]
-			loc := "items[" + strconv.Itoa(i) + "]"
-			c, err := contextd.NewContext(sc, it, now, loc)
-			if err != nil {
-				return err
+		var (
+			first    int64
+			dirty    dirtyMarks
+			sessions = map[string]bool{}
+		)
+		for i := range prep {
+			p, it := &prep[i], &items[i]
+			if p.c == nil {
+				return p.err // not valid
 			}
-			if c.SessionID != "" {
-				if err := s.ensureSession(ctx, tx, sc, c.SessionID, c.UserID, now, false, loc+".sessionId"); err != nil {
+			c := p.c
+			if c.SessionID != "" && !sessions[c.SessionID] {
+				if err := s.ensureSession(ctx, tx, sc, c.SessionID, c.UserID, now, false, "items["+strconv.Itoa(i)+"].sessionId"); err != nil {
+					return err
+				}
+				sessions[c.SessionID] = true
+			}
+			if p.err != nil {
+				return p.err
+			}
+			if i == 0 {
+				var err error
+				if first, err = newAllocator("contexts", sc.Tenant).newPKs(ctx, tx, int64(len(prep))); err != nil {
 					return err
 				}
 			}
-			tags, err := jsonText(c.Tags)
-			if err != nil {
-				return err
-			}
-			meta, err := jsonText(c.Metadata)
-			if err != nil {
-				return err
-			}
-			if pks[i], err = alloc.newPK(ctx, tx); err != nil {
-				return err
-			}
-			_, err = tx.ExecContext(ctx, `INSERT INTO contexts
+			pk := first + int64(i)
+			_, err := tx.ExecContext(ctx, `INSERT INTO contexts
 				(pk, tenant, id, title, content, type, status, user_id, session_id, tags, metadata, created_at, updated_at, version)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`, pks[i], sc.Tenant, c.ID, c.Title, c.Content, c.Type, c.Status, c.UserID, c.SessionID,
-				tags, meta, nanos(now), nanos(now))
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`, pk, sc.Tenant, c.ID, c.Title, c.Content, c.Type, c.Status, c.UserID, c.SessionID,
+				p.tags, p.meta, nanos(now), nanos(now))
 			if err != nil {
 				if isUnique(err) {
+					loc := "items[" + strconv.Itoa(i) + "]"
 					return conflict(loc+".id", "%s: context id %q is already taken", loc, c.ID)
 				}
 				return err
 			}
-			if err := indexContext(ctx, tx, pks[i], c.Title, c.Content); err != nil {
+			if err := dirty.mark(ctx, tx, pk); err != nil {
 				return err
 			}
-			if err := putNewVector(ctx, tx, contextd.VectorContext, pks[i], it.Vector, it.VectorModel, now); err != nil {
+			if err := insertIndexes(ctx, tx, contextIndex, pk, c.Title, c.Content); err != nil {
 				return err
 			}
-			if err := writeContextTags(ctx, tx, sc.Tenant, pks[i], c.Tags, now); err != nil {
+			if err := putVector(ctx, tx, contextd.VectorContext, pk, it.Vector, it.VectorModel); err != nil {
 				return err
 			}
-			if err := logPut(ctx, tx, sc, contextd.OpCreate, contextRecord(sc, c), now); err != nil {
+			if err := writeContextTags(ctx, tx, sc.Tenant, pk, c.Tags, now); err != nil {
+				return err
+			}
+			if err := insertChange(ctx, tx, p.change, now); err != nil {
 				return err
 			}
 			out[i] = c
+		}
+		if vectors {
+			if err := markEpoch(ctx, tx, contextd.VectorContext, now); err != nil {
+				return err
+			}
+		}
+		if !hasRelationships(items) {
+			return nil // nothing else links to new contexts: their Relationships stay []
 		}
 		// Relationships after every item exists: targets may be later items.
 		for i := range items {
@@ -349,13 +365,7 @@ func indexContext(ctx context.Context, tx *conn, pk int64, title, content string
 	if err := markDirty(ctx, tx, pk); err != nil {
 		return err
 	}
-	for _, ix := range []string{contextIndex.stem, contextIndex.raw} {
-		ix = ftsName(ix, shardOf(pk))
-		if _, err := tx.ExecContext(ctx, `INSERT INTO `+ix+` (rowid, title, content) VALUES (?, ?, ?)`, pk, title, content); err != nil {
-			return err
-		}
-	}
-	return nil
+	return insertIndexes(ctx, tx, contextIndex, pk, title, content)
 }
 
 // unindexContext removes a context's text, as it was indexed, from both.
@@ -364,6 +374,7 @@ func unindexContext(ctx context.Context, tx *conn, pk int64, title, content stri
 		return err
 	}
 	for _, ix := range []string{contextIndex.stem, contextIndex.raw} {
+		tx.markFTS(ix, pk)
 		ix = ftsName(ix, shardOf(pk))
 		if _, err := tx.ExecContext(ctx, `INSERT INTO `+ix+` (`+ix+`, rowid, title, content) VALUES ('delete', ?, ?, ?)`,
 			pk, title, content); err != nil {

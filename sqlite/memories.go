@@ -74,57 +74,61 @@ func (s *Store) CreateMemories(ctx context.Context, sc contextd.Scope, items []c
 	}
 	now := s.clock()
 	out := make([]*contextd.Memory, len(items))
+	prep := prepareMemories(sc, items, now)
+	vectors := hasVector(items, func(it *contextd.MemoryCreate) []float32 { return it.Vector })
 	err := s.write(ctx, "create memories", func(tx *conn) error {
 		touched := map[string]bool{}
-		alloc := newAllocator("memories", sc.Tenant)
-		for i := range items {
-			loc := "items[" + strconv.Itoa(i) + "]"
-			m, err := contextd.NewMemory(sc, &items[i], now, loc)
-			if err != nil {
-				return err
+		var first int64
+		for i := range prep {
+			p, it := &prep[i], &items[i]
+			if p.m == nil {
+				return p.err // not valid
 			}
+			m := p.m
 			if !touched[m.SessionID] {
 				touched[m.SessionID] = true
-				if err := s.ensureSession(ctx, tx, sc, m.SessionID, m.UserID, now, true, loc+".sessionId"); err != nil {
+				if err := s.ensureSession(ctx, tx, sc, m.SessionID, m.UserID, now, true, "items["+strconv.Itoa(i)+"].sessionId"); err != nil {
 					return err
 				}
 			}
-			tags, err := jsonText(m.Tags)
-			if err != nil {
-				return err
+			if p.err != nil {
+				return p.err
 			}
-			meta, err := jsonText(m.Metadata)
-			if err != nil {
-				return err
+			if i == 0 {
+				var err error
+				if first, err = newAllocator("memories", sc.Tenant).newPKs(ctx, tx, int64(len(prep))); err != nil {
+					return err
+				}
 			}
-			pk, err := alloc.newPK(ctx, tx)
-			if err != nil {
-				return err
-			}
-			_, err = tx.ExecContext(ctx, `INSERT INTO memories (pk, tenant, id, type, content, importance, importance_rank,
+			pk := first + int64(i)
+			_, err := tx.ExecContext(ctx, `INSERT INTO memories (pk, tenant, id, type, content, importance, importance_rank,
 				confidence, tags, timestamp, source, session_id, user_id, metadata, created_at, updated_at, expires_at, version)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`, pk, sc.Tenant, m.ID, m.Type, m.Content, m.Importance, contextd.ImportanceRank(m.Importance),
-				m.Confidence, tags, nanos(m.Timestamp), m.Source, m.SessionID, m.UserID, meta, nanos(now), nanos(now),
+				m.Confidence, p.tags, nanos(m.Timestamp), m.Source, m.SessionID, m.UserID, p.meta, nanos(now), nanos(now),
 				nullNanos(m.ExpiresAt))
 			if err != nil {
 				if isUnique(err) {
+					loc := "items[" + strconv.Itoa(i) + "]"
 					return conflict(loc+".id", "%s: memory id %q is already taken", loc, m.ID)
 				}
 				return err
 			}
-			if err := indexMemory(ctx, tx, pk, m.Content); err != nil {
+			if err := insertIndexes(ctx, tx, memoryIndex, pk, m.Content); err != nil {
 				return err
 			}
-			if err := putNewVector(ctx, tx, contextd.VectorMemory, pk, items[i].Vector, items[i].VectorModel, now); err != nil {
+			if err := putVector(ctx, tx, contextd.VectorMemory, pk, it.Vector, it.VectorModel); err != nil {
 				return err
 			}
 			if err := writeMemoryTags(ctx, tx, sc.Tenant, pk, m.Tags, now); err != nil {
 				return err
 			}
-			if err := logPut(ctx, tx, sc, contextd.OpCreate, memoryRecord(sc, m), now); err != nil {
+			if err := insertChange(ctx, tx, p.change, now); err != nil {
 				return err
 			}
 			out[i] = m
+		}
+		if vectors {
+			return markEpoch(ctx, tx, contextd.VectorMemory, now)
 		}
 		return nil
 	})
@@ -354,18 +358,13 @@ func deleteMemoryTx(ctx context.Context, tx *conn, sc contextd.Scope, id string,
 
 // indexMemory adds a memory's text to both full-text indexes (see indexContext).
 func indexMemory(ctx context.Context, tx *conn, pk int64, content string) error {
-	for _, ix := range []string{memoryIndex.stem, memoryIndex.raw} {
-		ix = ftsName(ix, shardOf(pk))
-		if _, err := tx.ExecContext(ctx, `INSERT INTO `+ix+` (rowid, content) VALUES (?, ?)`, pk, content); err != nil {
-			return err
-		}
-	}
-	return nil
+	return insertIndexes(ctx, tx, memoryIndex, pk, content)
 }
 
 // unindexMemory removes a memory's text, as it was indexed, from both.
 func unindexMemory(ctx context.Context, tx *conn, pk int64, content string) error {
 	for _, ix := range []string{memoryIndex.stem, memoryIndex.raw} {
+		tx.markFTS(ix, pk)
 		ix = ftsName(ix, shardOf(pk))
 		if _, err := tx.ExecContext(ctx, `INSERT INTO `+ix+` (`+ix+`, rowid, content) VALUES ('delete', ?, ?)`, pk, content); err != nil {
 			return err

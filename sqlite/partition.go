@@ -54,6 +54,12 @@ func newAllocator(table, tenant string) *pkAllocator {
 
 // newPK returns the next free pk of the tenant in the table.
 func (a *pkAllocator) newPK(ctx context.Context, tx *conn) (int64, error) {
+	return a.newPKs(ctx, tx, 1)
+}
+
+// newPKs reserves the next n free pks of the tenant in the table, with one
+// update of tenant_partitions, and returns the first: the others follow it.
+func (a *pkAllocator) newPKs(ctx context.Context, tx *conn, n int64) (int64, error) {
 	if !a.loaded {
 		err := tx.QueryRowContext(ctx, `SELECT num, `+a.col+` FROM tenant_partitions WHERE name = ?`, a.tenant).Scan(&a.num, &a.next)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -74,11 +80,11 @@ func (a *pkAllocator) newPK(ctx context.Context, tx *conn) (int64, error) {
 		}
 		a.loaded = true
 	}
-	if a.next > pkMask {
+	if a.next+n-1 > pkMask {
 		return 0, fmt.Errorf("sqlite: tenant %q has no free row key left in %s", a.tenant, a.table)
 	}
 	pk := a.num<<pkBits | a.next
-	a.next++
+	a.next += n
 	if _, err := tx.ExecContext(ctx, `UPDATE tenant_partitions SET `+a.col+` = ? WHERE name = ?`, a.next, a.tenant); err != nil {
 		return 0, err
 	}
@@ -160,6 +166,9 @@ func ensureShard(ctx context.Context, tx *conn, k int) error {
 		}
 	}
 	for _, ix := range shardIndexes(k) {
+		if err := configureIndex(ctx, tx, ix); err != nil {
+			return err
+		}
 		if _, err := tx.c.ExecContext(context.WithoutCancel(ctx), `INSERT INTO `+ix+` (`+ix+`) VALUES ('rebuild')`); err != nil {
 			return fmt.Errorf("index shard %d: %w", k, err)
 		}
@@ -214,6 +223,19 @@ func (s *Store) ensureShards(ctx context.Context) error {
 		for k := range indexShards {
 			if need[k] {
 				if err := ensureShard(ctx, tx, k); err != nil {
+					return err
+				}
+			}
+		}
+		// Stores made before the merge settings (ftsmerge.go) get them
+		// here; rewriting them is cheap and changes nothing.
+		have, err := existingShards(ctx, tx)
+		if err != nil {
+			return err
+		}
+		for _, k := range have {
+			for _, ix := range shardIndexes(k) {
+				if err := configureIndex(ctx, tx, ix); err != nil {
 					return err
 				}
 			}

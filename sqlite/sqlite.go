@@ -10,6 +10,9 @@
 //	driver.go         the two drivers (plaintext, encrypted) behind openDB and errCode
 //	rekey.go          Rekey: encrypt, re-key or decrypt a store (contextd rekey)
 //	writer.go         the writer goroutine: group commit of write jobs
+//	writeprep.go      what creates prepare before their job (validation, JSON)
+//	checkpoint.go     WAL checkpoints on a connection of their own
+//	ftsmerge.go       full-text segment merges when the writer is idle
 //	conn.go           connections with their prepared statements; the reader pool
 //	migrate.go        embedded migrations (migrations/NNNN_name.sql)
 //	contexts.go       contexts; relationships.go edges and the graph walk
@@ -93,6 +96,7 @@ type Store struct {
 	batches atomic.Int64  // transactions the writer ran, for tests and metrics
 	retries atomic.Int64  // batches run again after a failed job
 	jobs    atomic.Int64  // jobs the batches carried
+	merges  atomic.Int64  // idle full-text merge steps (ftsmerge.go)
 
 	partitions sync.Map // tenant name -> partition number (see partition.go)
 
@@ -109,6 +113,8 @@ type Store struct {
 	topk *topkState // the top-k search index (topk.go); nil when off
 
 	keyGen *keyGenCache // the key generation while nothing is committed (keygen.go)
+
+	ckpt *checkpointer // background WAL checkpoints (checkpoint.go)
 }
 
 // Open opens (creating if needed) the store in directory dir and brings its
@@ -175,6 +181,9 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		// Bound the WAL file left on disk after checkpoints (64 MiB).
 		"journal_size_limit(67108864)",
 	}, common...)
+	// Checkpoints run on a connection of their own (checkpoint.go); the
+	// writer's automatic one is only a fallback, at a larger threshold.
+	writerOnly := append([]string{fmt.Sprintf("wal_autocheckpoint(%d)", walFallbackPages)}, writer...)
 	reader := append([]string{
 		// A reader connection never writes; belt and braces with mode=ro.
 		"query_only(1)",
@@ -184,7 +193,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	}
 
 	var err error
-	s.w, err = openDB(s.path, s.key, writer)
+	s.w, err = openDB(s.path, s.key, writerOnly)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open writer: %w", err)
 	}
@@ -232,6 +241,10 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	}
 	if s.key == nil {
 		s.keyGen = openKeyGenCache(s.path)
+	}
+	if err := s.startCheckpointer(ctx, writer); err != nil {
+		s.closeConns()
+		return nil, fmt.Errorf("sqlite: open %s: %w", s.path, err)
 	}
 	s.wq = make(chan *job, maxBatch)
 	s.wdone = make(chan struct{})
@@ -287,7 +300,7 @@ func (s *Store) Close() error {
 
 // closeConns closes every connection, each once it is free.
 func (s *Store) closeConns() error {
-	var errs []error
+	errs := []error{s.stopCheckpointer()}
 	if s.readers != nil {
 		for _, c := range s.readers.drain() {
 			errs = append(errs, c.close())

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"sync/atomic"
-	"time"
 
 	"github.com/contextd/contextd"
 )
@@ -39,20 +38,6 @@ func putVector(ctx context.Context, tx *conn, kind string, pk int64, v []float32
 	_, err := tx.ExecContext(ctx, `INSERT INTO vectors (kind, row_pk, model, vec) VALUES (?, ?, ?, ?)
 		ON CONFLICT (kind, row_pk) DO UPDATE SET model = excluded.model, vec = excluded.vec`,
 		kind, pk, model, contextd.EncodeVector(v))
-	return err
-}
-
-// putNewVector writes the vector of a row being created and, the first time
-// a row of kind is created with one, records that time (vector_epochs): rows
-// created from then on were written with an embedder.
-func putNewVector(ctx context.Context, tx *conn, kind string, pk int64, v []float32, model string, now time.Time) error {
-	if v == nil {
-		return nil
-	}
-	if err := putVector(ctx, tx, kind, pk, v, model); err != nil {
-		return err
-	}
-	_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO vector_epochs (kind, since) VALUES (?, ?)`, kind, nanos(now))
 	return err
 }
 
