@@ -90,11 +90,62 @@ func (s *Store) checkTopK(ctx context.Context, c *conn, full bool) ([]contextd.C
 	}
 	rowsIt.OK, rowsIt.Detail = len(bad) == 0, strings.Join(bad, "; ")
 	out := []contextd.CheckItem{rowsIt}
+	colsIt, err := s.checkColumns(ctx, c, segs)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, colsIt)
 	if full {
 		listsIt.OK, listsIt.Detail = len(badLists) == 0, strings.Join(badLists, "; ")
 		out = append(out, listsIt)
 	}
 	return out, nil
+}
+
+// checkColumns compares the filter columns searches hold in memory
+// (topk_columns.go) with the rows: every row of a segment not changed since
+// its build must have in them the type, status, user, session, creation
+// time, tags and metadata it has in the table (they are read again from it
+// on this snapshot, row by row).
+func (s *Store) checkColumns(ctx context.Context, c *conn, segs []segment) (contextd.CheckItem, error) {
+	it := contextd.CheckItem{Name: "top-k index filter columns", OK: true}
+	if s.topk == nil {
+		return it, nil
+	}
+	var bad []string
+	for _, g := range segs {
+		held := s.topk.cache.getCols(colKey{g.part, g.gen})
+		if held == nil || held.tooBig {
+			continue // not in memory: searches will read them from this table
+		}
+		now, err := loadColumns(ctx, c, g)
+		if err != nil {
+			return it, err
+		}
+		dirty, err := dirtyRows(ctx, c, g.part<<pkBits, g.watermark)
+		if err != nil {
+			return it, err
+		}
+		for i := range now.flags {
+			pk := now.lo + int64(i)
+			if now.flags[i]&colPresent == 0 || dirty[pk] {
+				continue
+			}
+			it.Rows++
+			if held.flags[i]&colPresent == 0 {
+				bad = append(bad, fmt.Sprintf("row %d: not in the columns", pk))
+			} else if a, b := held.row(i), now.row(i); !a.equal(b) {
+				bad = append(bad, fmt.Sprintf("row %d: the columns hold %+v, the row %+v", pk, a, b))
+			} else {
+				it.Indexed++
+			}
+			if len(bad) >= maxCheckMessages {
+				break
+			}
+		}
+	}
+	it.OK, it.Detail = len(bad) == 0, strings.Join(bad, "; ")
+	return it, nil
 }
 
 // RebuildSearchIndex rebuilds the top-k index segment of every partition
