@@ -315,7 +315,7 @@ func TestTopKFilteredChanges(t *testing.T) {
 		compareSearch(t, s, contextd.Scope{Tenant: "solo", UserID: user}, q, "fts5")
 	}
 	// The check compares the columns with the rows.
-	rep, err := s.Check(ctx, contextd.CheckOptions{})
+	rep, err := s.Check(ctx, contextd.CheckOptions{Full: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,5 +330,43 @@ func TestTopKFilteredChanges(t *testing.T) {
 	}
 	if !found {
 		t.Fatal("the check has no item for the filter columns")
+	}
+}
+
+// TestTopKColumnsCheck: the check finds a column that disagrees with its
+// row.
+func TestTopKColumnsCheck(t *testing.T) {
+	s, _, _ := openFilterStore(t, 200)
+	ctx := context.Background()
+	if err := BuildTopK(s, "solo"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.warmColumns(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	item := func() contextd.CheckItem {
+		t.Helper()
+		rep, err := s.Check(ctx, contextd.CheckOptions{Full: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range rep.Items {
+			if it.Name == "top-k index filter columns" {
+				return it
+			}
+		}
+		t.Fatal("no filter columns item")
+		return contextd.CheckItem{}
+	}
+	if it := item(); !it.OK || it.Rows != 200 {
+		t.Fatalf("%+v", it)
+	}
+	s.topk.cache.mu.Lock()
+	for _, c := range s.topk.cache.cols {
+		c.created[len(c.created)-1]++
+	}
+	s.topk.cache.mu.Unlock()
+	if it := item(); it.OK {
+		t.Fatalf("a changed creation time passed the check: %+v", it)
 	}
 }
