@@ -124,7 +124,7 @@ type docColumns struct {
 	tags, meta         setCol
 	size               int64
 	tooBig             bool // over the budget: not kept, searches seek rows
-	loadedAt, loadTook time.Time
+	loadedAt, loadDone time.Time
 }
 
 func (c *docColumns) bytes() int64 { return c.size }
@@ -377,7 +377,7 @@ func loadColumns(ctx context.Context, tx *conn, g segment) (*docColumns, error) 
 	c.size = int64(len(flags)) + 8*int64(len(created)) + int64(len(c.typ.b)+len(c.status.b)+len(c.user.b)+len(c.session.b)+
 		len(c.tags.ids.b)+len(c.meta.ids.b)) + typD.bytes + statD.bytes + userD.bytes + sessD.bytes +
 		tagB.bytes + tagB.codes.bytes + metaB.bytes + metaB.codes.bytes + 512
-	c.loadedAt, c.loadTook = start, time.Now()
+	c.loadedAt, c.loadDone = start, time.Now()
 	return c, nil
 }
 
@@ -584,7 +584,7 @@ func (s *Store) columns(ctx context.Context, tx *conn, g segment) (*docColumns, 
 	if e.err == nil {
 		c := e.cols
 		s.log.Info("top-k index filter columns read", "partition", g.part, "rows", len(c.flags), "bytes", c.size,
-			"took", c.loadTook.Sub(c.loadedAt), "kept", c.size <= st.cache.budget/2)
+			"took", c.loadDone.Sub(c.loadedAt), "kept", c.size <= st.cache.budget/2)
 		if c.size > st.cache.budget/2 {
 			e.cols = &docColumns{tooBig: true, size: 64}
 		}
