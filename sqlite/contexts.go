@@ -283,6 +283,13 @@ func (s *Store) UpdateContext(ctx context.Context, sc contextd.Scope, id string,
 				return err
 			}
 		}
+		if u.Type != nil || u.Status != nil || u.SessionID != nil || u.Tags != nil || u.Metadata != nil {
+			// The top-k index's filter columns hold these fields: until
+			// the next segment, search tests this row by the row.
+			if err := markDirty(ctx, tx, pk); err != nil {
+				return err
+			}
+		}
 		if u.Type != nil {
 			c.Type = *u.Type
 		}

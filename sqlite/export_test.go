@@ -45,6 +45,10 @@ func BuildTopK(s *Store, tenant string) error {
 // SetTopK turns the top-k search path on or off (the index is kept).
 func SetTopK(s *Store, on bool) { s.topk.off.Store(!on) }
 
+// SetTopKColumns turns the top-k index's filter columns on or off (off:
+// filtered searches seek each match's row).
+func SetTopKColumns(s *Store, on bool) { s.topk.colsOff.Store(!on) }
+
 // TopKServed is the number of searches answered from the top-k index.
 func TopKServed(s *Store) int64 { return s.topk.served.Load() }
 

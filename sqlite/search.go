@@ -278,7 +278,7 @@ func (s *Store) SearchContexts(ctx context.Context, sc contextd.Scope, q context
 		// a segment (topk.go), else FTS5.
 		served := false
 		if words, ok := topkWords(parsed); ok && len(facets) == 0 {
-			if page, res.Total, served, err = s.topkSearch(ctx, tx, r, words, &f, tenantOnly, offset, limit); err != nil {
+			if page, res.Total, served, err = s.topkSearch(ctx, tx, r, words, &f, tenantOnly, q.Filters, sc.UserID, offset, limit); err != nil {
 				return err
 			}
 		}

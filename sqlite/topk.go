@@ -189,11 +189,13 @@ type postingKey struct {
 	term      string
 }
 
-// postingCache holds decoded posting lists up to a budget of bytes; past it,
-// arbitrary entries are dropped until it is 3/4 full.
+// postingCache holds decoded posting lists, and the filter columns of
+// segments (topk_columns.go), up to a budget of bytes; past it, arbitrary
+// posting lists, then columns, are dropped until it is 3/4 full.
 type postingCache struct {
 	mu     sync.Mutex
 	m      map[postingKey]*encodedList
+	cols   map[colKey]*docColumns
 	size   int64
 	budget int64
 }
@@ -212,16 +214,53 @@ func (c *postingCache) put(k postingKey, p *encodedList) {
 	}
 	c.m[k] = p
 	c.size += p.bytes()
+	c.evict(colKey{-1, -1})
+}
+
+// evict drops entries while the cache is over its budget: posting lists
+// first, then columns other than keep's.
+func (c *postingCache) evict(keep colKey) {
 	if c.size <= c.budget {
 		return
 	}
 	for key, v := range c.m {
 		if c.size <= c.budget*3/4 {
-			break
+			return
 		}
 		delete(c.m, key)
 		c.size -= v.bytes()
 	}
+	for key, v := range c.cols {
+		if c.size <= c.budget*3/4 {
+			return
+		}
+		if key != keep {
+			delete(c.cols, key)
+			c.size -= v.bytes()
+		}
+	}
+}
+
+func (c *postingCache) getCols(k colKey) *docColumns {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cols[k]
+}
+
+// putCols adds a generation's columns, and drops the partition's older
+// generations' (no search reads them once a newer one is loaded).
+func (c *postingCache) putCols(k colKey, v *docColumns) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for key, old := range c.cols {
+		if key == k || (key.part == k.part && key.gen < k.gen) {
+			delete(c.cols, key)
+			c.size -= old.bytes()
+		}
+	}
+	c.cols[k] = v
+	c.size += v.bytes()
+	c.evict(k)
 }
 
 // topkState is the store's top-k index: its settings, tokenizer, cache and
@@ -237,6 +276,10 @@ type topkState struct {
 	last    map[int64]buildRecord
 	off     atomic.Bool  // searches take the FTS5 path (benchmarks compare)
 	served  atomic.Int64 // searches answered from the index
+	colsOff atomic.Bool  // filtered searches seek rows (benchmarks compare)
+	colsHit atomic.Int64 // filtered searches answered with the columns
+	colMu   sync.Mutex   // loading
+	loading map[colKey]*colEntry
 }
 
 // topkWords returns the words of a query the index serves: positive single
@@ -302,7 +345,14 @@ type match struct {
 // topkSearch answers a search from the top-k index when it can: ok is false
 // when the FTS5 path must answer (see topkWords, and no segment). The page
 // and total are the FTS5 path's, scored as described above.
-func (s *Store) topkSearch(ctx context.Context, tx *conn, r pkRange, words []string, f *sqlBuilder, tenantOnly bool, offset, limit int) (page []hit, total int, ok bool, err error) {
+//
+// With filters (tenantOnly false), the segment's matches are tested against
+// its filter columns in the merge (topk_columns.go), and only the rows the
+// columns cannot decide (changed or new since the build, or metadata only
+// SQL compares) are tested by their rows: every match left passes, so the
+// total is their number. Without the columns, every candidate's row is.
+func (s *Store) topkSearch(ctx context.Context, tx *conn, r pkRange, words []string, f *sqlBuilder, tenantOnly bool,
+	filters contextd.SearchFilters, scopeUser string, offset, limit int) (page []hit, total int, ok bool, err error) {
 	if s.topk == nil || s.topk.off.Load() || r.lo > r.hi {
 		return nil, 0, false, nil
 	}
@@ -321,9 +371,30 @@ func (s *Store) topkSearch(ctx context.Context, tx *conn, r pkRange, words []str
 		}
 		terms[i] = toks[0]
 	}
-	all, err := s.topkMatches(ctx, tx, r, g, words, terms)
+	var cf *colFilter
+	if !tenantOnly && !s.topk.colsOff.Load() {
+		cols, err := s.columns(ctx, tx, g)
+		if err != nil {
+			return nil, 0, false, err
+		}
+		if cols != nil {
+			cf, _ = compileFilter(cols, filters, scopeUser)
+		}
+	}
+	all, byRow, err := s.topkMatches(ctx, tx, r, g, words, terms, cf)
 	if err != nil {
 		return nil, 0, false, err
+	}
+	if cf != nil {
+		passed, err := filterMatches(ctx, tx, byRow, f)
+		if err != nil {
+			return nil, 0, false, err
+		}
+		for _, h := range passed {
+			all = append(all, match{h.pk, h.score})
+		}
+		tenantOnly = true // every match left passes the filters
+		s.topk.colsHit.Add(1)
 	}
 	page, total, err = topkPage(ctx, tx, all, f, tenantOnly, offset, limit)
 	if err != nil {
@@ -336,23 +407,26 @@ func (s *Store) topkSearch(ctx context.Context, tx *conn, r pkRange, words []str
 // topkMatches returns every match of the words (whose index terms are terms)
 // among the tenant's rows, scored: the segment's rows not changed since it
 // was built, merged with the rows FTS5 holds past its watermark or changed.
-func (s *Store) topkMatches(ctx context.Context, tx *conn, r pkRange, g segment, words, terms []string) ([]match, error) {
+// With cf, the segment's rows that fail it are left out, and the matches
+// only their rows can decide (those of FTS5 among them) are byRow, not in
+// all.
+func (s *Store) topkMatches(ctx context.Context, tx *conn, r pkRange, g segment, words, terms []string, cf *colFilter) (all, byRow []match, err error) {
 	dirty, err := dirtyRows(ctx, tx, r.lo, g.watermark)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	n := len(terms)
 	lists := make([]*encodedList, n)
 	idf := make([]float64, n)
 	for i, t := range terms {
 		if lists[i], err = s.postings(ctx, tx, g, t); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		idf[i] = bm25IDF(g.docs, lists[i].df)
 	}
 	fresh, err := freshMatches(ctx, tx, r, g, words, idf, dirty)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Merge the lists in pk order; a row's score adds its terms in query
 	// order, as bm25() adds its phrases.
@@ -361,7 +435,7 @@ func (s *Store) topkMatches(ctx context.Context, tx *conn, r pkRange, g segment,
 	for i, l := range lists {
 		size += int(l.df)
 		if its[i], err = newPostingIter(l, r.lo, g.avgdl()); err != nil {
-			return nil, fmt.Errorf("top-k index: partition %d, term %q: %w", g.part, terms[i], err)
+			return nil, nil, fmt.Errorf("top-k index: partition %d, term %q: %w", g.part, terms[i], err)
 		}
 	}
 	out := make([]match, 0, size)
@@ -380,15 +454,27 @@ func (s *Store) topkMatches(ctx context.Context, tx *conn, r pkRange, g segment,
 			if !its[i].done && its[i].pk == next {
 				score += idf[i] * its[i].tf
 				if err := its[i].next(); err != nil {
-					return nil, fmt.Errorf("top-k index: partition %d, term %q: %w", g.part, terms[i], err)
+					return nil, nil, fmt.Errorf("top-k index: partition %d, term %q: %w", g.part, terms[i], err)
 				}
 			}
 		}
-		if !dirty[next] {
+		switch {
+		case dirty[next]:
+		case cf == nil:
 			out = append(out, match{next, score})
+		default:
+			pass, rowTest := cf.test(int(next - cf.c.lo))
+			if pass {
+				out = append(out, match{next, score})
+			} else if rowTest {
+				byRow = append(byRow, match{next, score})
+			}
 		}
 	}
-	return append(out, fresh...), nil
+	if cf != nil {
+		return out, append(byRow, fresh...), nil
+	}
+	return append(out, fresh...), nil, nil
 }
 
 // dirtyRows returns the rows of the segment (pk in [lo, watermark]) changed
@@ -426,12 +512,20 @@ func freshMatches(ctx context.Context, tx *conn, r pkRange, g segment, words []s
 		(SELECT sz FROM ` + stem + `_docsize WHERE id = ` + stem + `.rowid)
 		FROM ` + stem + ` WHERE ` + stem + ` MATCH ?2 AND `
 	byRange := base + `rowid BETWEEN ?3 AND ?4`
-	byList := base + `rowid IN (SELECT value FROM json_each(?3))`
-	var dl string
+	// The dirty rows: one MATCH over their span, the list tested after it
+	// (the unary + keeps the IN from FTS5, which would run a MATCH, each
+	// opening every FTS5 segment of the term, per listed row).
+	byList := base + `rowid BETWEEN ?4 AND ?5 AND +rowid IN (SELECT value FROM json_each(?3))`
+	var (
+		dl       string
+		dlo, dhi int64
+	)
 	if len(dirty) > 0 {
 		pks := make([]int64, 0, len(dirty))
+		dlo, dhi = int64(math.MaxInt64), int64(math.MinInt64)
 		for pk := range dirty {
 			pks = append(pks, pk)
+			dlo, dhi = min(dlo, pk), max(dhi, pk)
 		}
 		dl = idList(pks)
 	}
@@ -450,7 +544,7 @@ func freshMatches(ctx context.Context, tx *conn, r pkRange, g segment, words []s
 			queries = append(queries, []any{byRange, hitMark, match, g.watermark + 1, r.hi})
 		}
 		if dl != "" {
-			queries = append(queries, []any{byList, hitMark, match, dl})
+			queries = append(queries, []any{byList, hitMark, match, dl, dlo, dhi})
 		}
 		for _, q := range queries {
 			if err := func() error {

@@ -17,7 +17,8 @@ import (
 // BenchmarkSearchTopK compares, on the same store and in the same run, the
 // FTS5 path and the top-k index for one tenant of N contexts: 2-4 words of
 // rank 200-4,000 (as `contextd bench` asks), the best 10, without and with
-// a type filter (a quarter of the rows pass). Sizes come from
+// filters (see below), and for filters the index testing rows instead of
+// its filter columns. Sizes come from
 // TOPK_BENCH_SIZES (default 10000; e.g. 10000,100000). It reports the build
 // time of the segment and, per path, the matches per query.
 func BenchmarkSearchTopK(b *testing.B) {
@@ -54,25 +55,42 @@ func BenchmarkSearchTopK(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Logf("%d contexts: segment built in %v", n, time.Since(start))
-		for _, path := range []string{"fts5", "topk", "fts5-filtered", "topk-filtered"} {
-			sqlite.SetTopK(s, strings.HasPrefix(path, "topk"))
-			var filters contextd.SearchFilters
-			if strings.HasSuffix(path, "-filtered") {
-				filters.Types = []string{"decision"} // a quarter of the rows
-			}
-			b.Run(fmt.Sprintf("%s/%d", path, n), func(b *testing.B) {
-				var matches int
-				i := 0
-				for b.Loop() {
-					res, err := s.SearchContexts(ctx, sc, contextd.SearchQuery{Query: queries[i%len(queries)], Limit: 10, Filters: filters})
-					if err != nil {
-						b.Fatal(err)
-					}
-					matches += res.Total
-					i++
+		// Filtered: a type (a quarter of the rows), a tag (a twentieth),
+		// a user and a tag, a type and metadata; "rows" is the index
+		// seeking each match's row instead of its filter columns.
+		filterSets := map[string]contextd.SearchFilters{
+			"":           {},
+			"-type":      {Types: []string{"decision"}},
+			"-tag":       {Tags: []string{"tag3"}},
+			"-user+tag":  {UserID: "user1", Tags: []string{"team2"}},
+			"-type+meta": {Types: []string{"note"}, Metadata: map[string]any{"priority": float64(2)}},
+		}
+		for _, fs := range []string{"", "-type", "-tag", "-user+tag", "-type+meta"} {
+			for _, path := range []string{"fts5", "topk-rows", "topk"} {
+				if fs == "" && path == "topk-rows" {
+					continue
 				}
-				b.ReportMetric(float64(matches)/float64(i), "matches/op")
-			})
+				sqlite.SetTopK(s, path != "fts5")
+				sqlite.SetTopKColumns(s, path == "topk")
+				filters := filterSets[fs]
+				// Once before timing: the columns are read on first use.
+				if _, err := s.SearchContexts(ctx, sc, contextd.SearchQuery{Query: queries[0], Limit: 10, Filters: filters}); err != nil {
+					b.Fatal(err)
+				}
+				b.Run(fmt.Sprintf("%s%s/%d", path, fs, n), func(b *testing.B) {
+					var matches int
+					i := 0
+					for b.Loop() {
+						res, err := s.SearchContexts(ctx, sc, contextd.SearchQuery{Query: queries[i%len(queries)], Limit: 10, Filters: filters})
+						if err != nil {
+							b.Fatal(err)
+						}
+						matches += res.Total
+						i++
+					}
+					b.ReportMetric(float64(matches)/float64(i), "matches/op")
+				})
+			}
 		}
 		s.Close()
 	}

@@ -283,6 +283,9 @@ func (s *Store) runTopK() {
 		}
 		cancel()
 	}()
+	if err := s.warmColumns(ctx, nil); err != nil && ctx.Err() == nil {
+		s.log.Warn("top-k index filter columns", "err", err)
+	}
 	for {
 		select {
 		case <-s.topk.stop:
@@ -341,6 +344,9 @@ func (s *Store) topkRound(ctx context.Context) error {
 		s.topk.last[c.num] = buildRecord{at: time.Now(), took: took}
 		s.topk.mu.Unlock()
 		s.log.Info("top-k index segment built", "partition", c.num, "took", took)
+		if err := s.warmColumns(ctx, []int64{c.num}); err != nil {
+			return fmt.Errorf("partition %d: filter columns: %w", c.num, err)
+		}
 	}
 	return nil
 }
@@ -364,7 +370,8 @@ func (s *Store) startTopK(ctx context.Context, opts Options) error {
 	s.topk = &topkState{
 		minDocs: minDocs,
 		tok:     tok,
-		cache:   postingCache{m: map[postingKey]*encodedList{}, budget: cacheMB << 20},
+		cache:   postingCache{m: map[postingKey]*encodedList{}, cols: map[colKey]*docColumns{}, budget: cacheMB << 20},
+		loading: map[colKey]*colEntry{},
 		kick:    make(chan struct{}, 1),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),

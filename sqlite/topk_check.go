@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/contextd/contextd"
@@ -13,7 +15,8 @@ import (
 // is recorded as changed (rows: a segment's rows now, plus its deleted ones,
 // make its count); and, with full, that every posting list decodes, is in
 // order, inside its partition and up to its watermark, with its document
-// frequency. A store without segments has no items.
+// frequency, and that the filter columns held in memory agree with the
+// rows (checkColumns). A store without segments has no items.
 func (s *Store) checkTopK(ctx context.Context, c *conn, full bool) ([]contextd.CheckItem, error) {
 	rowsIt := contextd.CheckItem{Name: "top-k index rows", OK: true}
 	listsIt := contextd.CheckItem{Name: "top-k index postings", OK: true}
@@ -91,10 +94,132 @@ func (s *Store) checkTopK(ctx context.Context, c *conn, full bool) ([]contextd.C
 	rowsIt.OK, rowsIt.Detail = len(bad) == 0, strings.Join(bad, "; ")
 	out := []contextd.CheckItem{rowsIt}
 	if full {
+		// The columns are read again from every row: a full check's cost.
+		colsIt, err := s.checkColumns(ctx, c, segs)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, colsIt)
+	}
+	if full {
 		listsIt.OK, listsIt.Detail = len(badLists) == 0, strings.Join(badLists, "; ")
 		out = append(out, listsIt)
 	}
 	return out, nil
+}
+
+// checkColumns compares the filter columns searches use (topk_columns.go;
+// read now when no search has yet) with the rows, read here another way:
+// every row of a segment not changed since its build must have in them the
+// type, status, user, session and creation time of its row, the tags of
+// its tags column, and the top-level scalar metadata its metadata decodes
+// to (encoding/json, not SQLite's json_each, which the columns are read
+// with).
+func (s *Store) checkColumns(ctx context.Context, c *conn, segs []segment) (contextd.CheckItem, error) {
+	it := contextd.CheckItem{Name: "top-k index filter columns", OK: true}
+	if s.topk == nil {
+		return it, nil
+	}
+	var bad []string
+	for _, g := range segs {
+		held, err := s.columns(ctx, c, g)
+		if err != nil {
+			return it, err
+		}
+		if held == nil {
+			continue // over the budget: searches test rows
+		}
+		dirty, err := dirtyRows(ctx, c, g.part<<pkBits, g.watermark)
+		if err != nil {
+			return it, err
+		}
+		rows, err := c.QueryContext(ctx, `SELECT pk, type, status, user_id, session_id, created_at, tags, metadata
+			FROM contexts WHERE pk BETWEEN ? AND ?`, held.lo, g.watermark)
+		if err != nil {
+			return it, err
+		}
+		for rows.Next() && len(bad) < maxCheckMessages {
+			var (
+				pk         int64
+				v          colsRowValues
+				tags, meta string
+			)
+			if err := rows.Scan(&pk, &v.typ, &v.status, &v.user, &v.session, &v.created, &tags, &meta); err != nil {
+				rows.Close()
+				return it, err
+			}
+			if dirty[pk] {
+				continue
+			}
+			it.Rows++
+			i := int(pk - held.lo)
+			if held.flags[i]&colPresent == 0 {
+				bad = append(bad, fmt.Sprintf("row %d: not in the columns", pk))
+				continue
+			}
+			if err := json.Unmarshal([]byte(tags), &v.tags); err != nil {
+				bad = append(bad, fmt.Sprintf("row %d: tags: %v", pk, err))
+				continue
+			}
+			slices.Sort(v.tags)
+			v.tags = slices.Compact(v.tags)
+			v.meta, v.metaByRow = decodeMetaAtoms(meta)
+			h := held.row(i)
+			if h.metaByRow {
+				v.meta, v.metaByRow = h.meta, true // SQL alone compares it: nothing to compare here
+			}
+			if !h.equal(v) {
+				bad = append(bad, fmt.Sprintf("row %d: the columns hold %+v, the row %+v", pk, h, v))
+				continue
+			}
+			it.Indexed++
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return it, err
+		}
+	}
+	it.OK, it.Detail = len(bad) == 0, strings.Join(bad, "; ")
+	return it, nil
+}
+
+// decodeMetaAtoms returns the code names (metaAtom) of a metadata object's
+// top-level scalar values, sorted, decoded with encoding/json; byRow when
+// one is an integer float64 cannot hold.
+func decodeMetaAtoms(text string) (names []string, byRow bool) {
+	var m map[string]any
+	d := json.NewDecoder(strings.NewReader(text))
+	d.UseNumber()
+	if err := d.Decode(&m); err != nil {
+		return nil, false // not an object: no key
+	}
+	for k, v := range m {
+		switch v := v.(type) {
+		case json.Number:
+			if n, err := v.Int64(); err == nil {
+				if n > 1<<53 || n < -(1<<53) {
+					byRow = true
+					continue
+				}
+				names = append(names, k+"\x00"+numName(float64(n)))
+				continue
+			}
+			if strings.ContainsAny(string(v), ".eE") {
+				f, err := v.Float64()
+				if err == nil {
+					names = append(names, k+"\x00"+numName(f))
+					continue
+				}
+			}
+			byRow = true // an integer beyond int64
+		case map[string]any, []any:
+		default:
+			name, _ := filterAtom(k, v)
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names, byRow
 }
 
 // RebuildSearchIndex rebuilds the top-k index segment of every partition
