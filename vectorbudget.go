@@ -74,3 +74,42 @@ func (sh *vectorShard) bytes() int64 {
 	}
 	return b
 }
+
+// shardLoad is a shard's load under way, which concurrent searches of the
+// shard wait for instead of loading it again (a second copy in memory).
+type shardLoad struct {
+	done chan struct{}
+	sh   *vectorShard
+	err  error
+}
+
+// loadOnce loads a shard once for all the searches that need it. The load
+// runs detached from ctx: it outlives a search that gives up (its timeout),
+// so that a large shard, whose load may take longer than one request, is
+// loaded once rather than started again by every search.
+func (x *VectorIndex) loadOnce(ctx context.Context, tenant, kind string) (*vectorShard, error) {
+	key := shardKey{tenant, kind}
+	x.mu.Lock()
+	if x.loading == nil {
+		x.loading = map[shardKey]*shardLoad{}
+	}
+	l := x.loading[key]
+	if l == nil {
+		l = &shardLoad{done: make(chan struct{})}
+		x.loading[key] = l
+		go func() {
+			l.sh, l.err = x.loadShard(context.WithoutCancel(ctx), tenant, kind)
+			x.mu.Lock()
+			delete(x.loading, key)
+			x.mu.Unlock()
+			close(l.done)
+		}()
+	}
+	x.mu.Unlock()
+	select {
+	case <-l.done:
+		return l.sh, l.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}

@@ -71,8 +71,9 @@ type VectorIndex struct {
 
 	count VectorCounter // optional: sizes a shard before loading
 
-	mu     sync.Mutex
-	shards map[shardKey]*vectorShard
+	mu      sync.Mutex
+	shards  map[shardKey]*vectorShard
+	loading map[shardKey]*shardLoad // loads under way (vectorbudget.go)
 }
 
 type shardKey struct{ tenant, kind string }
@@ -184,6 +185,11 @@ func (x *VectorIndex) shard(ctx context.Context, tenant, kind string) (*vectorSh
 	if sh := x.loaded(tenant, kind); sh != nil {
 		return sh, nil
 	}
+	return x.loadOnce(ctx, tenant, kind)
+}
+
+// loadShard loads a shard from the store and holds it.
+func (x *VectorIndex) loadShard(ctx context.Context, tenant, kind string) (*vectorShard, error) {
 	sh := newShard(kind == VectorMemory)
 	if x.count != nil {
 		n, err := x.count(ctx, tenant, kind, x.model)

@@ -2,10 +2,13 @@ package contextd_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -365,5 +368,64 @@ func TestMemoryShardFilters(t *testing.T) {
 	ix.Upsert("t", contextd.VectorMemory, "m", m2)
 	if got := ids(); !slices.Equal(got, []string{"m2", "m4"}) {
 		t.Fatalf("after writes got %v, want m2 m4", got)
+	}
+}
+
+// TestShardLoadsOnce: concurrent searches of a shard not in memory load it
+// once, and a search that gives up does not stop the load: the next search
+// finds the shard loaded.
+func TestShardLoadsOnce(t *testing.T) {
+	var mu sync.Mutex
+	loads := 0
+	release := make(chan struct{})
+	ix := contextd.NewVectorIndex("m", func(ctx context.Context, tenant, kind, model string, fn func(contextd.VectorEntry)) error {
+		mu.Lock()
+		loads++
+		mu.Unlock()
+		<-release
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		r := rand.New(rand.NewPCG(1, 1))
+		for i := range 20 {
+			fn(contextd.VectorEntry{ID: strconv.Itoa(i), Vector: randVec(r, 8)})
+		}
+		return nil
+	})
+	q := randVec(rand.New(rand.NewPCG(2, 2)), 8)
+	f := contextd.VectorFilter{Scope: contextd.Scope{Tenant: "t"}, Contexts: &contextd.SearchFilters{}}
+	// A search that gives up while the load runs.
+	ctx, cancel := context.WithCancel(context.Background())
+	gaveUp := make(chan error)
+	go func() {
+		_, _, err := ix.Nearest(ctx, contextd.VectorContext, q, f, 3)
+		gaveUp <- err
+	}()
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			hits, total, err := ix.Nearest(context.Background(), contextd.VectorContext, q, f, 3)
+			if err == nil && (total != 20 || len(hits) != 3) {
+				err = fmt.Errorf("%d hits of %d", len(hits), total)
+			}
+			errs[i] = err
+		}()
+	}
+	cancel()
+	if err := <-gaveUp; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the search that gave up: %v, want context.Canceled", err)
+	}
+	close(release)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := ix.Nearest(context.Background(), contextd.VectorContext, q, f, 3); err != nil || loads != 1 {
+		t.Fatalf("loads %d (want 1), %v", loads, err)
 	}
 }
