@@ -62,9 +62,18 @@ type VectorIndex struct {
 	// (they reload on their next search). 0 means DefaultMaxVectors.
 	MaxVectors int
 	uses       int64 // a counter stamping shard use, for eviction
+	// MaxBytes, when > 0, bounds the memory of the shards held, all tenants
+	// together (an estimate from their arrays, ids and tags: shardBytes),
+	// like MaxVectors: loading a shard beyond it drops the least recently
+	// searched shards first. A single shard larger than it is still loaded,
+	// and then held alone.
+	MaxBytes int64
 
-	mu     sync.Mutex
-	shards map[shardKey]*vectorShard
+	count VectorCounter // optional: sizes a shard before loading
+
+	mu      sync.Mutex
+	shards  map[shardKey]*vectorShard
+	loading map[shardKey]*shardLoad // loads under way (vectorbudget.go)
 }
 
 type shardKey struct{ tenant, kind string }
@@ -125,15 +134,17 @@ func (x *VectorIndex) evict(keep *vectorShard) {
 		total := 0
 		var oldest shardKey
 		var oldestSh *vectorShard
+		var bytes int64
 		for k, sh := range x.shards {
 			sh.mu.RLock()
 			total += sh.n()
+			bytes += sh.bytes()
 			sh.mu.RUnlock()
 			if sh != keep && (oldestSh == nil || sh.used.Load() < oldestSh.used.Load()) {
 				oldest, oldestSh = k, sh
 			}
 		}
-		if total <= limit || oldestSh == nil {
+		if (total <= limit && (x.MaxBytes <= 0 || bytes <= x.MaxBytes)) || oldestSh == nil {
 			return
 		}
 		delete(x.shards, oldest)
@@ -174,7 +185,19 @@ func (x *VectorIndex) shard(ctx context.Context, tenant, kind string) (*vectorSh
 	if sh := x.loaded(tenant, kind); sh != nil {
 		return sh, nil
 	}
-	sh := newShard()
+	return x.loadOnce(ctx, tenant, kind)
+}
+
+// loadShard loads a shard from the store and holds it.
+func (x *VectorIndex) loadShard(ctx context.Context, tenant, kind string) (*vectorShard, error) {
+	sh := newShard(kind == VectorMemory)
+	if x.count != nil {
+		n, err := x.count(ctx, tenant, kind, x.model)
+		if err != nil {
+			return nil, err
+		}
+		sh.grow(n)
+	}
 	err := x.load(ctx, tenant, kind, x.model, func(e VectorEntry) { sh.put(e) })
 	if err != nil {
 		return nil, err
@@ -369,6 +392,8 @@ type vectorShard struct {
 	dims   int
 	slot   map[string]int
 	ids    []string
+	idLen  int64 // the ids' bytes, for bytes()
+	memory bool  // a shard of memories: importance, confidence and expires are kept
 	vecs   []int8
 	scales []float32
 	bits   []uint64 // sign bits of each vector, words per vector = (dims+63)/64
@@ -384,8 +409,8 @@ type vectorShard struct {
 	strs map[string]uint32 // interned strings; 0 is ""
 }
 
-func newShard() *vectorShard {
-	return &vectorShard{slot: map[string]int{}, strs: map[string]uint32{"": 0}, meta: map[string][]uint32{}}
+func newShard(memory bool) *vectorShard {
+	return &vectorShard{memory: memory, slot: map[string]int{}, strs: map[string]uint32{"": 0}, meta: map[string][]uint32{}}
 }
 
 func (sh *vectorShard) n() int { return len(sh.ids) }
@@ -424,9 +449,12 @@ func (sh *vectorShard) put(e VectorEntry) {
 		return // a vector of another shape cannot be compared; reindex fixes it
 	}
 	words := (sh.dims + 63) / 64
-	tags := make([]uint32, len(e.Tags))
-	for i, t := range e.Tags {
-		tags[i] = sh.intern(t)
+	var tags []uint32
+	if len(e.Tags) > 0 {
+		tags = make([]uint32, len(e.Tags))
+	}
+	for j, t := range e.Tags {
+		tags[j] = sh.intern(t)
 	}
 	var exp int64
 	if e.ExpiresAt != nil {
@@ -437,6 +465,7 @@ func (sh *vectorShard) put(e VectorEntry) {
 		i = len(sh.ids)
 		sh.slot[e.ID] = i
 		sh.ids = append(sh.ids, e.ID)
+		sh.idLen += int64(len(e.ID))
 		sh.vecs = append(sh.vecs, q...)
 		sh.bits = append(sh.bits, make([]uint64, words)...)
 		sh.scales = append(sh.scales, scale)
@@ -449,9 +478,11 @@ func (sh *vectorShard) put(e VectorEntry) {
 		for k, col := range sh.meta {
 			sh.meta[k] = append(col, 0)
 		}
-		sh.importance = append(sh.importance, 0)
-		sh.confidence = append(sh.confidence, 0)
-		sh.expires = append(sh.expires, 0)
+		if sh.memory {
+			sh.importance = append(sh.importance, 0)
+			sh.confidence = append(sh.confidence, 0)
+			sh.expires = append(sh.expires, 0)
+		}
 	}
 	copy(sh.vecs[i*sh.dims:], q)
 	signBits(q, sh.bits[i*words:(i+1)*words])
@@ -474,7 +505,9 @@ func (sh *vectorShard) put(e VectorEntry) {
 		}
 		col[i] = sh.intern(tv)
 	}
-	sh.importance[i], sh.confidence[i], sh.expires[i] = int8(e.ImportanceRank), float32(e.Confidence), exp
+	if sh.memory {
+		sh.importance[i], sh.confidence[i], sh.expires[i] = int8(e.ImportanceRank), float32(e.Confidence), exp
+	}
 }
 
 func (sh *vectorShard) remove(id string) {
@@ -483,6 +516,7 @@ func (sh *vectorShard) remove(id string) {
 		return
 	}
 	last := len(sh.ids) - 1
+	sh.idLen -= int64(len(id))
 	if i != last {
 		sh.ids[i] = sh.ids[last]
 		sh.slot[sh.ids[i]] = i
@@ -495,8 +529,11 @@ func (sh *vectorShard) remove(id string) {
 		for _, col := range sh.meta {
 			col[i] = col[last]
 		}
-		sh.importance[i], sh.confidence[i], sh.expires[i] = sh.importance[last], sh.confidence[last], sh.expires[last]
+		if sh.memory {
+			sh.importance[i], sh.confidence[i], sh.expires[i] = sh.importance[last], sh.confidence[last], sh.expires[last]
+		}
 	}
+	sh.ids[last] = "" // the string is garbage now
 	delete(sh.slot, id)
 	sh.ids = sh.ids[:last]
 	sh.vecs = sh.vecs[:last*sh.dims]
@@ -507,7 +544,9 @@ func (sh *vectorShard) remove(id string) {
 	for k, col := range sh.meta {
 		sh.meta[k] = col[:last]
 	}
-	sh.importance, sh.confidence, sh.expires = sh.importance[:last], sh.confidence[:last], sh.expires[:last]
+	if sh.memory {
+		sh.importance, sh.confidence, sh.expires = sh.importance[:last], sh.confidence[:last], sh.expires[:last]
+	}
 }
 
 // compile turns a filter into a predicate over slots. A value no entry has

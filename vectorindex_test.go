@@ -2,10 +2,13 @@ package contextd_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -272,5 +275,157 @@ func TestNearestOfIDs(t *testing.T) {
 	}
 	if hits, total, _ := ix.Nearest(ctx, contextd.VectorContext, q, contextd.VectorFilter{Scope: scope, Contexts: notes, IDs: []string{}}, 10); len(hits) != 0 || total != 0 {
 		t.Fatalf("empty IDs: %v (total %d), want nothing", hits, total)
+	}
+}
+
+// TestVectorIndexMaxBytes: with a byte budget, loading a shard beyond it
+// drops the least recently searched shards; a shard larger than the budget
+// alone is still loaded and answers, held alone.
+func TestVectorIndexMaxBytes(t *testing.T) {
+	loads := map[string]int{}
+	sizes := map[string]int{"a": 100, "b": 100, "c": 100, "big": 1000}
+	ix := contextd.NewVectorIndexFrom("m", contextd.VectorSource{
+		Load: func(_ context.Context, tenant, kind, model string, fn func(contextd.VectorEntry)) error {
+			loads[tenant]++
+			r := rand.New(rand.NewPCG(1, 1))
+			for i := range sizes[tenant] {
+				fn(contextd.VectorEntry{ID: "id" + strconv.Itoa(i), Vector: randVec(r, 16), Tags: []string{"x"}})
+			}
+			return nil
+		},
+		Count: func(_ context.Context, tenant, kind, model string) (int, error) { return sizes[tenant], nil },
+	})
+	per := contextd.VectorBytes(100, 16, 4, 0) + 100*8 + 48 // one small shard: its vectors, tags and strings, roughly
+	ix.MaxBytes = per*2 + per/2                             // two small shards fit, not three
+	q := randVec(rand.New(rand.NewPCG(2, 2)), 16)
+	search := func(tenant string) {
+		t.Helper()
+		hits, total, err := ix.Nearest(context.Background(), contextd.VectorContext, q, contextd.VectorFilter{Scope: contextd.Scope{Tenant: tenant}, Contexts: &contextd.SearchFilters{Tags: []string{"x"}}}, 3)
+		if err != nil || total != sizes[tenant] || len(hits) != 3 {
+			t.Fatalf("%s: %d hits of %d, %v", tenant, len(hits), total, err)
+		}
+	}
+	search("a")
+	search("b")
+	search("a")
+	search("c") // b goes
+	search("a")
+	if loads["a"] != 1 || loads["b"] != 1 || loads["c"] != 1 {
+		t.Fatalf("loads %v", loads)
+	}
+	search("b") // c goes (a was searched last)
+	search("a")
+	search("c")
+	if loads["b"] != 2 || loads["c"] != 2 || loads["a"] != 1 {
+		t.Fatalf("loads %v", loads)
+	}
+	search("big") // larger than the budget: loaded, every other shard dropped
+	search("big")
+	search("a")
+	if loads["big"] != 1 || loads["a"] != 2 {
+		t.Fatalf("loads %v", loads)
+	}
+}
+
+// TestMemoryShardFilters: memory-only attributes (importance, confidence,
+// expiry) filter memory shards, also after updates and removals move slots.
+func TestMemoryShardFilters(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	past := now.Add(-time.Hour)
+	r := rand.New(rand.NewPCG(3, 3))
+	entries := []contextd.VectorEntry{
+		{ID: "m0", Vector: randVec(r, 8), ImportanceRank: 3, Confidence: 0.9},
+		{ID: "m1", Vector: randVec(r, 8), ImportanceRank: 1, Confidence: 0.9},
+		{ID: "m2", Vector: randVec(r, 8), ImportanceRank: 3, Confidence: 0.2},
+		{ID: "m3", Vector: randVec(r, 8), ImportanceRank: 3, Confidence: 0.9, ExpiresAt: &past},
+		{ID: "m4", Vector: randVec(r, 8), ImportanceRank: 4, Confidence: 0.95},
+	}
+	ix := contextd.NewVectorIndex("m", func(_ context.Context, tenant, kind, model string, fn func(contextd.VectorEntry)) error {
+		for _, e := range entries {
+			fn(e)
+		}
+		return nil
+	})
+	ids := func() []string {
+		hits, _, err := ix.Nearest(context.Background(), contextd.VectorMemory, randVec(r, 8), contextd.VectorFilter{Scope: contextd.Scope{Tenant: "t"},
+			Memories: &contextd.MemorySearch{MinImportance: contextd.ImportanceHigh, MinConfidence: 0.5}, Now: now}, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, h := range hits {
+			out = append(out, h.ID)
+		}
+		slices.Sort(out)
+		return out
+	}
+	if got := ids(); !slices.Equal(got, []string{"m0", "m4"}) {
+		t.Fatalf("got %v, want m0 m4", got)
+	}
+	ix.Remove("t", contextd.VectorMemory, "m0") // m4 moves into slot 0
+	m2 := entries[2]
+	m2.Confidence, m2.Vector = 0.8, nil
+	ix.Upsert("t", contextd.VectorMemory, "m", m2)
+	if got := ids(); !slices.Equal(got, []string{"m2", "m4"}) {
+		t.Fatalf("after writes got %v, want m2 m4", got)
+	}
+}
+
+// TestShardLoadsOnce: concurrent searches of a shard not in memory load it
+// once, and a search that gives up does not stop the load: the next search
+// finds the shard loaded.
+func TestShardLoadsOnce(t *testing.T) {
+	var mu sync.Mutex
+	loads := 0
+	release := make(chan struct{})
+	ix := contextd.NewVectorIndex("m", func(ctx context.Context, tenant, kind, model string, fn func(contextd.VectorEntry)) error {
+		mu.Lock()
+		loads++
+		mu.Unlock()
+		<-release
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		r := rand.New(rand.NewPCG(1, 1))
+		for i := range 20 {
+			fn(contextd.VectorEntry{ID: strconv.Itoa(i), Vector: randVec(r, 8)})
+		}
+		return nil
+	})
+	q := randVec(rand.New(rand.NewPCG(2, 2)), 8)
+	f := contextd.VectorFilter{Scope: contextd.Scope{Tenant: "t"}, Contexts: &contextd.SearchFilters{}}
+	// A search that gives up while the load runs.
+	ctx, cancel := context.WithCancel(context.Background())
+	gaveUp := make(chan error)
+	go func() {
+		_, _, err := ix.Nearest(ctx, contextd.VectorContext, q, f, 3)
+		gaveUp <- err
+	}()
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			hits, total, err := ix.Nearest(context.Background(), contextd.VectorContext, q, f, 3)
+			if err == nil && (total != 20 || len(hits) != 3) {
+				err = fmt.Errorf("%d hits of %d", len(hits), total)
+			}
+			errs[i] = err
+		}()
+	}
+	cancel()
+	if err := <-gaveUp; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the search that gave up: %v, want context.Canceled", err)
+	}
+	close(release)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := ix.Nearest(context.Background(), contextd.VectorContext, q, f, 3); err != nil || loads != 1 {
+		t.Fatalf("loads %d (want 1), %v", loads, err)
 	}
 }

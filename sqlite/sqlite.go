@@ -75,6 +75,10 @@ type Options struct {
 	TopKMinContexts int
 	// TopKCacheMB bounds the decoded posting lists kept in memory; 0 means 64.
 	TopKCacheMB int
+	// VectorIndexMB bounds the memory of semantic search's in-memory index
+	// (contextd.VectorIndex.MaxBytes); 0 means no bound but the index's
+	// default vector count.
+	VectorIndexMB int
 }
 
 // Store is a contextd.Store on one SQLite database file.
@@ -253,6 +257,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", s.path, err)
 	}
+	s.vectors.maxBytes = int64(opts.VectorIndexMB) << 20
 	if err := s.startTopK(ctx, opts); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", s.path, err)

@@ -17,7 +17,8 @@ var _ contextd.VectorStore = (*Store)(nil)
 
 // vectorState is the Store's field for semantic search.
 type vectorState struct {
-	ix atomic.Pointer[contextd.VectorIndex]
+	ix       atomic.Pointer[contextd.VectorIndex]
+	maxBytes int64 // Options.VectorIndexMB
 }
 
 func (s *Store) vecs() *vectorState { return &s.vectors }
@@ -27,7 +28,9 @@ func (s *Store) index() *contextd.VectorIndex { return s.vecs().ix.Load() }
 
 // UseVectorModel implements contextd.VectorStore.
 func (s *Store) UseVectorModel(model string) {
-	s.vecs().ix.Store(contextd.NewVectorIndex(model, s.loadVectors))
+	ix := contextd.NewVectorIndexFrom(model, contextd.VectorSource{Load: s.loadVectors, Count: s.countVectors})
+	ix.MaxBytes = s.vecs().maxBytes
+	s.vecs().ix.Store(ix)
 }
 
 // putVector writes the vector of a row in the caller's transaction.
@@ -103,13 +106,19 @@ func (w withExtra) Scan(dest ...any) error { return w.r.Scan(append(dest, w.extr
 // loadVectors is the index's loader: a tenant's vectors of model with their rows.
 func (s *Store) loadVectors(ctx context.Context, tenant, kind, model string, fn func(contextd.VectorEntry)) error {
 	return s.read(ctx, "load vectors", func(tx *conn) error {
+		// The columns of contextCols and memoryCols without the texts,
+		// which the index does not keep.
 		var q string
 		switch kind {
 		case contextd.VectorContext:
-			q = `SELECT ` + contextCols + `, v.vec FROM contexts c JOIN vectors v ON v.kind = 'context' AND v.row_pk = c.pk
+			q = `SELECT c.pk, c.id, '', '', c.type, c.status, c.user_id, c.session_id,
+				c.tags, c.metadata, c.created_at, c.updated_at, c.version, v.vec
+				FROM contexts c JOIN vectors v ON v.kind = 'context' AND v.row_pk = c.pk
 				WHERE c.tenant = ? AND v.model = ?`
 		default:
-			q = `SELECT ` + memoryCols + `, v.vec FROM memories m JOIN vectors v ON v.kind = 'memory' AND v.row_pk = m.pk
+			q = `SELECT m.pk, m.id, m.type, '', m.importance, m.confidence, m.tags, m.timestamp, m.source,
+				m.session_id, m.user_id, m.metadata, m.created_at, m.updated_at, m.expires_at, m.version, v.vec
+				FROM memories m JOIN vectors v ON v.kind = 'memory' AND v.row_pk = m.pk
 				WHERE m.tenant = ? AND v.model = ?`
 		}
 		rows, err := tx.QueryContext(ctx, q, tenant, model)
@@ -135,6 +144,24 @@ func (s *Store) loadVectors(ctx context.Context, tenant, kind, model string, fn 
 		}
 		return rows.Err()
 	})
+}
+
+// vectorKindTable is the table of a vector kind's rows.
+func vectorKindTable(kind string) string {
+	if kind == contextd.VectorMemory {
+		return "memories"
+	}
+	return "contexts"
+}
+
+// countVectors is the index's counter: how many rows of a tenant's kind
+// have a vector (of any model: an upper bound of what loadVectors gives).
+func (s *Store) countVectors(ctx context.Context, tenant, kind, model string) (int, error) {
+	n := 0
+	err := s.read(ctx, "count vectors", func(tx *conn) error {
+		return tx.QueryRowContext(ctx, `SELECT count(*) FROM `+vectorKindTable(kind)+` WHERE tenant = ?`, tenant).Scan(&n)
+	})
+	return n, err
 }
 
 // NearestVectors implements contextd.VectorStore.

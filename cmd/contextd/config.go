@@ -74,6 +74,7 @@ type Config struct {
 	Security                       // the security gateway's settings (security.go)
 	Encryption                     // encryption at rest (encryption.go)
 	SearchIndex                    // the embedded store's top-k search index (searchindex.go)
+	Memory                         // memory budgets (memory.go)
 }
 
 // Duration is a time.Duration read from JSON as "30s" or a number of seconds.
@@ -142,6 +143,7 @@ func defaultConfig() Config {
 		TemplatesDirectory:    "./templates",
 		Security:              defaultSecurity(),
 		SearchIndex:           defaultSearchIndex(),
+		Memory:                defaultMemory(),
 	}
 }
 
@@ -246,7 +248,7 @@ var settings = append([]setting{
 	{"LOG_FILE", "log-file", "also log to this file (rotated, kept 30 days)", strSet(func(c *Config) *string { return &c.LogFile })},
 	{"TEMPLATES_DIRECTORY", "templates-directory", "folder of context templates (TYPE.json)", strSet(func(c *Config) *string { return &c.TemplatesDirectory })},
 	{"BACKUP_RETENTION_DAYS", "backup-retention-days", "days backups are kept (tiers: daily, weekly, monthly)", intSet(func(c *Config) *int { return &c.BackupRetentionDays })},
-}, slices.Concat(securitySettings, encryptionSettings, searchIndexSettings)...)
+}, slices.Concat(securitySettings, encryptionSettings, searchIndexSettings, memorySettings)...)
 
 // secretFiles are the settings that may be read from a file named by NAME_FILE.
 var secretFiles = []string{"JWT_SECRET", "NEO4J_PASSWORD", "LLM_API_KEY", "METRICS_TOKEN", "REDIS_URL", "ENCRYPTION_KEY", "ENCRYPTION_PREVIOUS_KEYS"}
@@ -435,6 +437,9 @@ func (c *Config) Validate() error {
 		return &configError{"LOG_LEVEL", err.Error()}
 	}
 	if err := c.Encryption.validate(); err != nil {
+		return err
+	}
+	if err := c.Memory.validate(); err != nil {
 		return err
 	}
 	if err := c.SearchIndex.validate(); err != nil {

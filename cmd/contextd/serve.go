@@ -80,6 +80,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	logger := newLogger(cfg, logOut)
 	started := time.Now()
+	setGoMemoryLimit(cfg, getenv, logger)
 
 	if cfg.Store == "sqlite" { // a restore refuses to replace a store in use
 		release, err := backup.LockDir(cfg.DataDir)
