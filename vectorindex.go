@@ -396,7 +396,17 @@ type vectorShard struct {
 	memory bool  // a shard of memories: importance, confidence and expires are kept
 	vecs   []int8
 	scales []float32
-	bits   []uint64 // sign bits of each vector, words per vector = (dims+63)/64
+	bits   []uint64 // sign bits of each vector less centre, words per vector = (dims+63)/64
+
+	// centre is the mean vector the sign bits are taken against (nil: the
+	// origin), computed from the shard's own vectors when it reaches
+	// binaryFrom rows and again each time it doubles (centredAt). The
+	// built-in model's vectors share one large common direction, so the
+	// signs of their raw coordinates say little about which of them are
+	// near a query; the signs of their offsets from the mean do. Ranking
+	// is unaffected: the exact stage scores the vectors themselves.
+	centre    []float32
+	centredAt int
 
 	user, session, typ, status []uint32
 	tags                       [][]uint32
@@ -485,8 +495,12 @@ func (sh *vectorShard) put(e VectorEntry) {
 		}
 	}
 	copy(sh.vecs[i*sh.dims:], q)
-	signBits(q, sh.bits[i*words:(i+1)*words])
 	sh.scales[i] = scale
+	if n := sh.n(); n >= binaryFrom && n >= 2*sh.centredAt {
+		sh.recentre()
+	} else {
+		centredBits(q, scale, sh.centre, sh.bits[i*words:(i+1)*words])
+	}
 	sh.user[i], sh.session[i] = sh.intern(e.UserID), sh.intern(e.SessionID)
 	sh.typ[i], sh.status[i] = sh.intern(e.Type), sh.intern(e.Status)
 	sh.tags[i], sh.created[i] = tags, e.CreatedAt.UnixNano()
@@ -731,20 +745,48 @@ const binaryFrom = 20000
 // keeps (at least 5,000).
 var RescoreFactor = 50
 
-// signBits sets bit j of out when q[j] > 0.
-func signBits(q []int8, out []uint64) {
+// centredBits sets bit j of out when the vector q·scale lies above centre
+// in dimension j (above 0 when centre is nil).
+func centredBits(q []int8, scale float32, centre []float32, out []uint64) {
 	clear(out)
 	for j, x := range q {
-		if x > 0 {
+		c := float32(0)
+		if centre != nil {
+			c = centre[j]
+		}
+		if float32(x)*scale > c {
 			out[j/64] |= 1 << (j % 64)
 		}
 	}
 }
 
+// recentre sets centre to the mean of the shard's vectors and takes every
+// vector's sign bits again against it: O(rows·dims), done at binaryFrom
+// rows and each time the shard doubles, so amortised O(dims) a row.
+func (sh *vectorShard) recentre() {
+	n, d := sh.n(), sh.dims
+	sum := make([]float64, d)
+	for i := range n {
+		sc := float64(sh.scales[i])
+		for j, x := range sh.vecs[i*d : (i+1)*d] {
+			sum[j] += float64(x) * sc
+		}
+	}
+	centre := make([]float32, d)
+	for j := range sum {
+		centre[j] = float32(sum[j] / float64(n))
+	}
+	words := (d + 63) / 64
+	for i := range n {
+		centredBits(sh.vecs[i*d:(i+1)*d], sh.scales[i], centre, sh.bits[i*words:(i+1)*words])
+	}
+	sh.centre, sh.centredAt = centre, n
+}
+
 func (sh *vectorShard) nearestBinary(q []int8, qs float32, pred func(int) bool, k int) ([]VectorHit, int) {
 	n, words := sh.n(), (sh.dims+63)/64
 	qb := make([]uint64, words)
-	signBits(q, qb)
+	centredBits(q, qs, sh.centre, qb) // the query's offset from the mean too: measured better than its raw signs
 	// Stage 1: distances of the vectors passing the filter (255: filtered out).
 	dist := make([]uint8, n)
 	var hist [256]int
