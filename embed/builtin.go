@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 
@@ -112,14 +113,28 @@ func (b *Builtin) Embed(ctx context.Context, texts []string) ([][]float32, error
 
 // Vector embeds one text.
 func (b *Builtin) Vector(text string) []float32 {
+	bufp := idsPool.Get().(*[]int32)
+	ids := b.tok.AppendIDs((*bufp)[:0], text)
+	// Each distinct token is added once, times its count: texts repeat
+	// their words (a Zipf law), so this halves the table rows read.
+	slices.Sort(ids)
 	acc := make([]float64, b.dims)
-	for _, id := range b.tok.Tokenize(text) {
-		s := float64(b.scales[id])
-		row := b.rows[int(id)*b.dims : int(id+1)*b.dims]
+	for i := 0; i < len(ids); {
+		id, n := ids[i], 1
+		for i+n < len(ids) && ids[i+n] == id {
+			n++
+		}
+		i += n
+		s := float64(b.scales[id]) * float64(n)
+		off := int(id) * b.dims
+		row := b.rows[off : off+b.dims : off+b.dims]
+		acc := acc[:len(row)]
 		for j, q := range row {
 			acc[j] += s * float64(q)
 		}
 	}
+	*bufp = ids
+	idsPool.Put(bufp)
 	var norm float64
 	for _, x := range acc {
 		norm += x * x
@@ -134,6 +149,9 @@ func (b *Builtin) Vector(text string) []float32 {
 	}
 	return v
 }
+
+// idsPool holds token-id buffers between Vector calls.
+var idsPool = sync.Pool{New: func() any { s := make([]int32, 0, 512); return &s }}
 
 // Tokenize exposes the tokenizer (for tests and tools).
 func (b *Builtin) Tokenize(text string) []int32 { return b.tok.Tokenize(text) }

@@ -46,21 +46,100 @@ func NewTokenizer(vocab []string, unk string) *Tokenizer {
 
 // Tokenize returns the token ids of text (without [CLS] and [SEP]).
 func (t *Tokenizer) Tokenize(text string) []int32 {
-	var ids []int32
-	for _, w := range basicTokens(text) {
-		if v, ok := t.words.Load(w); ok {
-			ids = append(ids, v.([]int32)...)
-			continue
+	return t.AppendIDs(nil, text)
+}
+
+// AppendIDs appends the token ids of text to ids and returns the result.
+// An ASCII text (the common case) is split in one pass over its bytes with
+// no allocation per word; any other text goes through basicTokens. Both
+// give the same words (TestTokenizeASCIIPath).
+func (t *Tokenizer) AppendIDs(ids []int32, text string) []int32 {
+	if !isASCII(text) {
+		for _, w := range basicTokens(text) {
+			ids = t.appendWord(ids, w)
 		}
-		pieces := t.wordPiece(w, nil)
-		if t.nwords.Load() < maxWords {
-			if _, loaded := t.words.LoadOrStore(w, pieces); !loaded {
-				t.nwords.Add(1)
-			}
-		}
-		ids = append(ids, pieces...)
+		return ids
 	}
+	var buf [maxWordChars + 1]byte
+	cur := buf[:0]
+	flush := func() {
+		if len(cur) > 0 {
+			ids = t.appendWordBytes(ids, cur)
+			cur = cur[:0]
+		}
+	}
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			flush()
+		case c < 0x20 || c == 0x7f:
+			// Control characters are dropped, joining what is on each side.
+		case isPunct(rune(c)):
+			flush()
+			ids = t.appendWordBytes(ids, []byte{c})
+		default:
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if len(cur) == cap(cur) {
+				// Longer than BERT's limit: the whole word is one unknown
+				// token, as wordPiece makes it.
+				for i+1 < len(text) && !isASCIIBreak(text[i+1]) {
+					i++
+				}
+				cur = cur[:0]
+				ids = t.appendUnk(ids)
+				continue
+			}
+			cur = append(cur, c)
+		}
+	}
+	flush()
 	return ids
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// isASCIIBreak reports whether an ASCII byte ends a word: white space or
+// punctuation.
+func isASCIIBreak(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || isPunct(rune(c))
+}
+
+// appendWordBytes is appendWord for a word in a scratch buffer: a word that
+// is one vocabulary entry (most of them) is found without allocating.
+func (t *Tokenizer) appendWordBytes(ids []int32, w []byte) []int32 {
+	if id, ok := t.vocab[string(w)]; ok {
+		return append(ids, id)
+	}
+	return t.appendWord(ids, string(w))
+}
+
+// appendWord appends the pieces of one basic word. A word that is itself a
+// vocabulary entry is that entry (what wordPiece's first, longest try
+// finds); others are cut once and cached.
+func (t *Tokenizer) appendWord(ids []int32, w string) []int32 {
+	if id, ok := t.vocab[w]; ok && len(w) <= maxWordChars {
+		return append(ids, id)
+	}
+	if v, ok := t.words.Load(w); ok {
+		return append(ids, v.([]int32)...)
+	}
+	pieces := t.wordPiece(w, nil)
+	if t.nwords.Load() < maxWords {
+		if _, loaded := t.words.LoadOrStore(w, pieces); !loaded {
+			t.nwords.Add(1)
+		}
+	}
+	return append(ids, pieces...)
 }
 
 // wordPiece appends the pieces of word to ids: the longest vocabulary
