@@ -62,3 +62,15 @@ func KeyGenerationCached(s *Store) bool {
 	defer s.keyGen.mu.Unlock()
 	return s.keyGen.valid
 }
+
+// HoldWriter runs a write job that keeps the writer busy until release is
+// closed; it returns once the job has started.
+func HoldWriter(s *Store, release <-chan struct{}) {
+	started := make(chan struct{})
+	go s.write(context.Background(), "test hold", func(*conn) error {
+		close(started)
+		<-release
+		return nil
+	})
+	<-started
+}

@@ -100,7 +100,11 @@ type Store struct {
 	batches atomic.Int64  // transactions the writer ran, for tests and metrics
 	retries atomic.Int64  // batches run again after a failed job
 	jobs    atomic.Int64  // jobs the batches carried
-	merges  atomic.Int64  // idle full-text merge steps (ftsmerge.go)
+	// The writer's progress, for Ping (unix nanoseconds): when the batch it
+	// is running started (0 while it waits for jobs), and when it last
+	// finished one.
+	wBusySince, wLastDone atomic.Int64
+	merges                atomic.Int64 // idle full-text merge steps (ftsmerge.go)
 
 	partitions sync.Map // tenant name -> partition number (see partition.go)
 
@@ -361,7 +365,11 @@ func (s *Store) take(ctx context.Context, pool chan *conn) (*conn, error) {
 	}
 }
 
-// Ping reads through a reader and checks the writer answers.
+// Ping reads through a reader and checks the writer answers. A writer busy
+// with other writes answers late: it counts as answering when it finished a
+// transaction while the ping waited, or is running one that started less
+// than writerStallAfter ago, so that a long batch under load does not make
+// the store look unreachable.
 func (s *Store) Ping(ctx context.Context) error {
 	err := s.read(ctx, "ping", func(c *conn) error {
 		var n int
@@ -370,10 +378,29 @@ func (s *Store) Ping(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.write(ctx, "ping writer", func(c *conn) error {
+	start := time.Now()
+	err = s.write(ctx, "ping writer", func(c *conn) error {
 		var one int
 		return c.QueryRowContext(ctx, "SELECT 1").Scan(&one)
 	})
+	if err != nil && ctx.Err() != nil && s.writerProgressing(start) {
+		return nil
+	}
+	return err
+}
+
+// writerStallAfter is how long one writer transaction may run before Ping
+// stops counting it as progress.
+const writerStallAfter = time.Minute
+
+// writerProgressing reports whether the writer finished a transaction after
+// since, or is in one that started less than writerStallAfter ago.
+func (s *Store) writerProgressing(since time.Time) bool {
+	if s.wLastDone.Load() >= since.UnixNano() {
+		return true
+	}
+	busy := s.wBusySince.Load()
+	return busy != 0 && time.Since(time.Unix(0, busy)) < writerStallAfter
 }
 
 // clock returns the store's current time in UTC.

@@ -324,3 +324,18 @@ func TestGroupCommitFailuresStayAlone(t *testing.T) {
 		t.Errorf("search finds %d, want %d", res.Total, want)
 	}
 }
+
+// TestPingBusyWriter: a writer kept busy past the ping's deadline by other
+// writes (a long batch under load) still answers the ping: the store is
+// reachable, only slow.
+func TestPingBusyWriter(t *testing.T) {
+	s := openAt(t, t.TempDir())
+	release := make(chan struct{})
+	sqlite.HoldWriter(s, release)
+	time.AfterFunc(1500*time.Millisecond, func() { close(release) })
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("ping of a busy writer: %v", err)
+	}
+}

@@ -119,8 +119,11 @@ func (s *Store) runWriter() {
 		s.batches.Add(1)
 		s.jobs.Add(int64(len(batch)))
 		start := time.Now()
+		s.wBusySince.Store(start.UnixNano())
 		s.runBatch(c, batch)
 		lastTx, last = time.Since(start), len(batch)
+		s.wLastDone.Store(time.Now().UnixNano())
+		s.wBusySince.Store(0)
 		s.writer <- c
 		s.kickCheckpoint()
 		clear(batch)
