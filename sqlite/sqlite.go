@@ -108,9 +108,10 @@ type Store struct {
 
 	partitions sync.Map // tenant name -> partition number (see partition.go)
 
-	sizeMu sync.Mutex // guards the cached index size (see indexSize)
+	sizeMu sync.Mutex // guards the cached index size (see cachedIndexSize)
 	size   int64
 	sizeAt time.Time
+	sizing bool // a background measurement runs
 
 	closeOnce sync.Once
 	closeErr  error

@@ -19,7 +19,8 @@ const statsIndexMaxAge = 5 * time.Minute
 
 // Stats implements contextd.StatsReporter: the files' sizes, the reader
 // pool, the write queue and the writer's counters, all without a query, and
-// the full-text index size as measured at most statsIndexMaxAge ago.
+// the full-text index size as last measured (again in the background once
+// older than statsIndexMaxAge).
 func (s *Store) Stats(ctx context.Context) (*contextd.StoreStats, error) {
 	if s.isClosed() {
 		return nil, errClosed
@@ -46,21 +47,9 @@ func (s *Store) Stats(ctx context.Context) (*contextd.StoreStats, error) {
 		st.SizeBytes += fi.Size()
 	}
 
-	s.sizeMu.Lock()
-	size, at := s.size, s.sizeAt
-	s.sizeMu.Unlock()
-	if at.IsZero() || time.Since(at) > statsIndexMaxAge {
-		err := s.read(ctx, "stats", func(c *conn) error {
-			var err error
-			size, err = s.indexSize(ctx, c)
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-		s.sizeMu.Lock()
-		at = s.sizeAt
-		s.sizeMu.Unlock()
+	size, at, err := s.cachedIndexSize(ctx, statsIndexMaxAge)
+	if err != nil {
+		return nil, err
 	}
 	st.IndexSizeBytes, st.IndexMeasuredAt = size, at.UTC()
 	return st, nil
