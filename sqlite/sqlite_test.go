@@ -186,8 +186,10 @@ func TestFTSInStep(t *testing.T) {
 			t.Errorf("%s holds %d rows, memories %d", tbl, n, nm)
 		}
 	}
-	// FTS5's own check: the index agrees with the content table.
-	w, err := sql.Open("sqlite", filepath.Join(dir, sqlite.FileName))
+	// FTS5's own check: the index agrees with the content table. The check
+	// writes, so it waits for the store's own background writers (the idle
+	// merges, checkpoints) rather than failing with "database is locked".
+	w, err := sql.Open("sqlite", "file:"+filepath.Join(dir, sqlite.FileName)+"?_pragma=busy_timeout(10000)")
 	if err != nil {
 		t.Fatal(err)
 	}
