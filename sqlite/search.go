@@ -231,7 +231,13 @@ func (s *Store) SearchContexts(ctx context.Context, sc contextd.Scope, q context
 			total = -1 // the number of matches, when known
 			err   error
 		)
-		if fq.ranked() {
+		switch {
+		case fq.ranked() && tenantOnly && fq.negStem == "" && fq.negRaw == "" && !s.countedOff.Load():
+			// The tenant is the only condition: rank and count in one pass.
+			if page, total, exact, err = countedPage(ctx, tx, fq, offset, limit); err != nil {
+				return err
+			}
+		case fq.ranked():
 			if page, total, exact, err = topPage(ctx, tx, fq, &f, offset, limit); err != nil {
 				return err
 			}

@@ -115,6 +115,9 @@ type Store struct {
 	vectors vectorState // semantic search: the vector index (vectors.go)
 
 	topk *topkState // the top-k search index (topk.go); nil when off
+	// countedOff makes every ranked search take topPage, not countedPage
+	// (search_counted.go): tests compare the two.
+	countedOff atomic.Bool
 
 	keyGen *keyGenCache // the key generation while nothing is committed (keygen.go)
 
