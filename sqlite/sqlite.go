@@ -218,6 +218,12 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("sqlite: open %s: %w", s.path, err)
 	}
+	if s.key == nil {
+		if err := stablePlans(wc); err != nil { // qpsg.go
+			s.w.Close()
+			return nil, fmt.Errorf("sqlite: open %s: %w", s.path, err)
+		}
+	}
 	s.writer = make(chan *conn, 1)
 	wconn := newConn(wc)
 	wconn.detached = true
@@ -243,6 +249,13 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		if err != nil {
 			s.closeConns()
 			return nil, fmt.Errorf("sqlite: open readers: %w", err)
+		}
+		if s.key == nil {
+			if err := stablePlans(rc); err != nil { // qpsg.go
+				rc.Close()
+				s.closeConns()
+				return nil, fmt.Errorf("sqlite: open readers: %w", err)
+			}
 		}
 		s.readers.add(newConn(rc))
 	}
