@@ -2,59 +2,84 @@ package sqlite
 
 import (
 	"context"
-	"math"
+
+	"github.com/contextd/contextd"
 )
 
-// tieMargin is how many matches past the page countedPage reads, so that
-// rows tied with the page's last one are usually read with it.
+// tieMargin is how many matches past the page countedPage ranks, so that
+// rows tied with the page's last one are usually among them.
 const tieMargin = 16
 
 // countedPage is topPage for a search whose only condition is the tenant
-// (its rowid range already applies it) and that excludes nothing: one
-// statement ranks the matches, counts them (a window over the same pass, so
-// the total needs no second MATCH) and joins only the best offset+limit+16
-// to their rows (topPage joins 2(offset+limit)+64, as filters may drop
-// some). The page is the same as topPage's: the k best by BM25, sorted by
-// score, newest, id; it is exact when k holds every match or when the page's
-// last row ranks strictly better than every row left out. Otherwise
-// exact is false and the caller ranks every match (total stays known).
-func countedPage(ctx context.Context, tx *conn, fq ftsQuery, offset, limit int) (page []hit, total int, exact bool, err error) {
+// (its rowid range already applies it) and that excludes nothing. One
+// statement over the index alone ranks the matches, counts them (a window
+// over the same pass, so the total needs no second MATCH) and returns the
+// best offset+limit+16; no row is joined. The rows of the page, and of any
+// group of rows tied in score across its edges, are then loaded whole (the
+// caller needs them anyway: loaded) and sorted like topPage's: score,
+// newest, id. The page is exact when the ranked rows hold every match or
+// when its last row ranks strictly better than every row left out;
+// otherwise exact is false and the caller ranks every match (the total
+// stays known).
+func countedPage(ctx context.Context, tx *conn, fq ftsQuery, offset, limit int) (page []hit, loaded map[int64]*contextd.Context, total int, exact bool, err error) {
 	need := offset + limit
 	k := need + tieMargin
 	src, args := contextIndex.at(fq.r).source(fq, true)
-	rows, err := tx.QueryContext(ctx, `SELECT fm.pk, fm.b, fm.n, c.created_at, c.id
-		FROM (SELECT pk, b, count(*) OVER () AS n FROM (`+src+`) ORDER BY b LIMIT ?) AS fm
-		CROSS JOIN contexts c ON c.pk = fm.pk`, append(args, k)...)
+	rows, err := tx.QueryContext(ctx, `SELECT pk, b, count(*) OVER () FROM (`+src+`) ORDER BY b LIMIT ?`, append(args, k)...)
 	if err != nil {
-		return nil, -1, false, err
+		return nil, nil, -1, false, err
 	}
-	defer rows.Close()
-	var (
-		passed []hit
-		worst  = math.Inf(-1)
-	)
-	total = 0
+	var ranked []hit
 	for rows.Next() {
 		var h hit
-		if err := rows.Scan(&h.pk, &h.score, &total, &h.createdAt, &h.id); err != nil {
-			return nil, -1, false, err
+		if err := rows.Scan(&h.pk, &h.score, &total); err != nil {
+			rows.Close()
+			return nil, nil, -1, false, err
 		}
-		worst = max(worst, h.score)
-		passed = append(passed, h)
+		ranked = append(ranked, h)
 	}
+	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, -1, false, err
+		return nil, nil, -1, false, err
 	}
-	sortHits(passed)
-	// As in topPage: the k best settle the page when they are every match,
-	// or when the page's last row ranks strictly better than every row left
-	// out (which all score at least worst).
-	if total > k && (len(passed) < need || passed[need-1].score >= worst) {
-		return nil, total, false, nil
+	// ranked is in score order (ties in any order). As in topPage, the k
+	// best settle the page when they are every match, or when the page's
+	// last row ranks strictly better than every row left out (which all
+	// score at least the k-th).
+	if total > k && (len(ranked) < need || ranked[need-1].score >= ranked[len(ranked)-1].score) {
+		return nil, nil, total, false, nil
 	}
-	page = passed[min(offset, len(passed)):min(need, len(passed))]
+	if offset >= len(ranked) {
+		return []hit{}, map[int64]*contextd.Context{}, total, true, nil
+	}
+	// The rows whose order decides the page: those of the page, widened to
+	// whole groups of equal score at both edges.
+	lo, hi := offset, min(need, len(ranked))
+	for lo > 0 && ranked[lo-1].score == ranked[lo].score {
+		lo--
+	}
+	for hi < len(ranked) && ranked[hi].score == ranked[hi-1].score {
+		hi++
+	}
+	cand := ranked[lo:hi]
+	pks := make([]int64, len(cand))
+	for i, h := range cand {
+		pks[i] = h.pk
+	}
+	if loaded, err = contextsByPK(ctx, tx, pks); err != nil {
+		return nil, nil, -1, false, err
+	}
+	kept := cand[:0]
+	for _, h := range cand {
+		if c := loaded[h.pk]; c != nil {
+			h.createdAt, h.id = c.CreatedAt.UnixNano(), c.ID
+			kept = append(kept, h)
+		}
+	}
+	sortHits(kept)
+	page = kept[min(offset-lo, len(kept)):min(need-lo, len(kept))]
 	for i := range page {
 		page[i].score = -page[i].score
 	}
-	return page, total, true, nil
+	return page, loaded, total, true, nil
 }

@@ -82,7 +82,7 @@ func TestCountedPageMatchesTopPage(t *testing.T) {
 			}
 			fq := newFTSQuery(contextd.ParseQuery(text).Positive(), nil)
 			fq.r = rg
-			_, total, ok, err := countedPage(ctx, tx, fq, q.Offset, q.Limit)
+			_, _, total, ok, err := countedPage(ctx, tx, fq, q.Offset, q.Limit)
 			if err != nil {
 				return err
 			}
