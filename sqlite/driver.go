@@ -85,6 +85,10 @@ func openDB(path string, key []byte, pragmas []string, extra ...string) (*sql.DB
 		if err := fts5.Register(c); err != nil {
 			return fmt.Errorf("fts5: %w", err)
 		}
+		// Plans that do not follow bound values (see qpsg.go).
+		if _, err := c.Config(ncruces.DBCONFIG_ENABLE_QPSG, true); err != nil {
+			return fmt.Errorf("enable QPSG: %w", err)
+		}
 		for _, p := range pragmas {
 			if err := c.Exec("PRAGMA " + p); err != nil {
 				return fmt.Errorf("PRAGMA %s: %w", p, err)

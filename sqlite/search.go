@@ -221,17 +221,24 @@ func (s *Store) SearchContexts(ctx context.Context, sc contextd.Scope, q context
 		res.Facets[fc.name] = []contextd.FacetCount{}
 	}
 	var (
-		page []hit
-		used ftsQuery
+		page   []hit
+		used   ftsQuery
+		loaded map[int64]*contextd.Context // the page's contexts, when loaded with it
 	)
 	run := func(tx *conn, fq ftsQuery) error {
-		page, used, res.Total = page[:0], fq, 0
+		page, used, res.Total, loaded = page[:0], fq, 0, nil
 		var (
 			exact bool
 			total = -1 // the number of matches, when known
 			err   error
 		)
-		if fq.ranked() {
+		switch {
+		case fq.ranked() && tenantOnly && fq.negStem == "" && fq.negRaw == "" && !s.countedOff.Load():
+			// The tenant is the only condition: rank and count in one pass.
+			if page, loaded, total, exact, err = countedPage(ctx, tx, fq, offset, limit); err != nil {
+				return err
+			}
+		case fq.ranked():
 			if page, total, exact, err = topPage(ctx, tx, fq, &f, offset, limit); err != nil {
 				return err
 			}
@@ -302,9 +309,11 @@ func (s *Store) SearchContexts(ctx context.Context, sc contextd.Scope, q context
 		for i, h := range page {
 			pks[i] = h.pk
 		}
-		byPK, err := contextsByPK(ctx, tx, pks)
-		if err != nil {
-			return err
+		byPK := loaded
+		if byPK == nil {
+			if byPK, err = contextsByPK(ctx, tx, pks); err != nil {
+				return err
+			}
 		}
 		var hl map[int64]map[string][]string
 		if q.Highlight && used.ranked() {

@@ -120,6 +120,9 @@ type Store struct {
 	vectors vectorState // semantic search: the vector index (vectors.go)
 
 	topk *topkState // the top-k search index (topk.go); nil when off
+	// countedOff makes every ranked search take topPage, not countedPage
+	// (search_counted.go): tests compare the two.
+	countedOff atomic.Bool
 
 	keyGen *keyGenCache // the key generation while nothing is committed (keygen.go)
 
@@ -220,6 +223,12 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("sqlite: open %s: %w", s.path, err)
 	}
+	if s.key == nil {
+		if err := stablePlans(wc); err != nil { // qpsg.go
+			s.w.Close()
+			return nil, fmt.Errorf("sqlite: open %s: %w", s.path, err)
+		}
+	}
 	s.writer = make(chan *conn, 1)
 	wconn := newConn(wc)
 	wconn.detached = true
@@ -245,6 +254,13 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		if err != nil {
 			s.closeConns()
 			return nil, fmt.Errorf("sqlite: open readers: %w", err)
+		}
+		if s.key == nil {
+			if err := stablePlans(rc); err != nil { // qpsg.go
+				rc.Close()
+				s.closeConns()
+				return nil, fmt.Errorf("sqlite: open readers: %w", err)
+			}
 		}
 		s.readers.add(newConn(rc))
 	}

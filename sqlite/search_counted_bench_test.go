@@ -1,0 +1,115 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/contextd/contextd"
+)
+
+// BenchmarkSearchManyTenants searches an existing store of many small
+// tenants (a DATA_DIR filled by `contextd bench --tenants N --fill M`, named
+// by MANY_TENANTS_DIR; skipped when unset; opened for writing, so use a
+// copy) in process, with the one-pass
+// page (countedPage) and the two-statement one (topPage, then a count),
+// alternated in one run. Queries are 2-4 words of the shards' middle
+// frequencies, each to a random tenant, the best 10, as the load generator
+// asks.
+func BenchmarkSearchManyTenants(b *testing.B) {
+	dir := os.Getenv("MANY_TENANTS_DIR")
+	if dir == "" {
+		b.Skip("MANY_TENANTS_DIR is not set")
+	}
+	ctx := context.Background()
+	s, err := Open(ctx, dir, Options{TopKMinContexts: 1 << 30})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	var tenants, words []string
+	err = s.read(ctx, "bench", func(tx *conn) error {
+		rows, err := tx.QueryContext(ctx, `SELECT name FROM tenant_partitions`)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var n string
+			if err := rows.Scan(&n); err != nil {
+				return err
+			}
+			tenants = append(tenants, n)
+		}
+		rows.Close()
+		// Words in 0.5-5% of a sample of rows.
+		rows, err = tx.QueryContext(ctx, `SELECT content FROM contexts WHERE pk % 97 = 0 LIMIT 2000`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		df := map[string]int{}
+		n := 0
+		for rows.Next() {
+			var text string
+			if err := rows.Scan(&text); err != nil {
+				return err
+			}
+			n++
+			seen := map[string]bool{}
+			for _, w := range strings.FieldsFunc(strings.ToLower(text), func(r rune) bool { return r < 'a' || r > 'z' }) {
+				if len(w) > 2 && !seen[w] {
+					seen[w] = true
+					df[w]++
+				}
+			}
+		}
+		for w, c := range df {
+			if c >= n/200 && c <= n/20 {
+				words = append(words, w)
+			}
+		}
+		sort.Strings(words)
+		return rows.Err()
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(tenants) == 0 || len(words) < 10 {
+		b.Fatalf("%d tenants, %d words", len(tenants), len(words))
+	}
+	b.Logf("%d tenants, %d query words", len(tenants), len(words))
+	r := rand.New(rand.NewPCG(1, 2))
+	type search struct {
+		sc contextd.Scope
+		q  contextd.SearchQuery
+	}
+	searches := make([]search, 500)
+	for i := range searches {
+		w := make([]string, 2+r.IntN(3))
+		for j := range w {
+			w[j] = words[r.IntN(len(words))]
+		}
+		searches[i] = search{contextd.Scope{Tenant: tenants[r.IntN(len(tenants))]}, contextd.SearchQuery{Query: strings.Join(w, " "), Limit: 10}}
+	}
+	for round := range 3 {
+		for _, off := range []bool{true, false} {
+			name := map[bool]string{true: "two-statements", false: "one-pass"}[off]
+			b.Run(fmt.Sprintf("%s/round%d", name, round), func(b *testing.B) {
+				s.countedOff.Store(off)
+				defer s.countedOff.Store(false)
+				i := 0
+				for b.Loop() {
+					x := searches[i%len(searches)]
+					if _, err := s.SearchContexts(ctx, x.sc, x.q); err != nil {
+						b.Fatal(err)
+					}
+					i++
+				}
+			})
+		}
+	}
+}
