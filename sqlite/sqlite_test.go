@@ -186,8 +186,9 @@ func TestFTSInStep(t *testing.T) {
 			t.Errorf("%s holds %d rows, memories %d", tbl, n, nm)
 		}
 	}
-	// FTS5's own check: the index agrees with the content table.
-	w, err := sql.Open("sqlite", filepath.Join(dir, sqlite.FileName))
+	// FTS5's own check: the index agrees with the content table. It writes:
+	// wait for the store's writer, which merges segments when idle.
+	w, err := sql.Open("sqlite", "file:"+filepath.Join(dir, sqlite.FileName)+"?_pragma=busy_timeout(10000)")
 	if err != nil {
 		t.Fatal(err)
 	}
