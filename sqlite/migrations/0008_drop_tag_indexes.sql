@@ -6,6 +6,8 @@
 -- and none constrains the tenant, which these indexes lead with. Each tag
 -- of a new row landed on a leaf of its own in them: in a group commit of 8
 -- single creates with two tags each, 11 to 16 of the transaction's ~80 WAL
--- pages. Plans are the same without them (sqlite/tagindex_test.go).
+-- pages. Plans are the same without them (sqlite/tagindex_test.go). A
+-- binary from before this migration runs on the migrated store as well: no
+-- statement of it reads them either.
 DROP INDEX IF EXISTS context_tags_tag;
 DROP INDEX IF EXISTS memory_tags_tag;
