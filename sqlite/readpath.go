@@ -60,26 +60,29 @@ func (s *Store) readPoint(ctx context.Context, op string, fn func(c *conn) error
 // then id, as the ORDER BY did). It runs on the driver's statement directly
 // (conn.queryRaw), without database/sql's rows and conversions.
 func getContextEdges(ctx context.Context, q *conn, s contextd.Scope, id string) (*contextd.Context, error) {
+	// Each value is boxed once (a string in an interface is an allocation)
+	// and bound where the statement takes it.
 	var (
-		argBuf [12]driver.NamedValue
-		args   = argBuf[:0]
+		tenant, user, key driver.Value = s.Tenant, s.UserID, id
+		argBuf            [12]driver.NamedValue
+		args              = argBuf[:0]
 	)
-	arg := func(v string) { args = append(args, driver.NamedValue{Ordinal: len(args) + 1, Value: v}) }
+	arg := func(v driver.Value) { args = append(args, driver.NamedValue{Ordinal: len(args) + 1, Value: v}) }
 	// The context: tenant[, user], id; each edge part: tenant[, user, user], id[, id].
-	arg(s.Tenant)
+	arg(tenant)
 	if s.UserID != "" {
-		arg(s.UserID)
+		arg(user)
 	}
-	arg(id)
+	arg(key)
 	for part := range 2 {
-		arg(s.Tenant)
+		arg(tenant)
 		if s.UserID != "" {
-			arg(s.UserID)
-			arg(s.UserID)
+			arg(user)
+			arg(user)
 		}
-		arg(id)
+		arg(key)
 		if part == 1 {
-			arg(id)
+			arg(key)
 		}
 	}
 	var (
