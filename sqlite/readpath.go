@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/contextd/contextd"
 )
@@ -60,36 +61,18 @@ func (s *Store) readPoint(ctx context.Context, op string, fn func(c *conn) error
 // then id, as the ORDER BY did). It runs on the driver's statement directly
 // (conn.queryRaw), without database/sql's rows and conversions.
 func getContextEdges(ctx context.Context, q *conn, s contextd.Scope, id string) (*contextd.Context, error) {
-	// Each value is boxed once (a string in an interface is an allocation)
-	// and bound where the statement takes it.
-	var (
-		tenant, user, key driver.Value = s.Tenant, s.UserID, id
-		argBuf            [12]driver.NamedValue
-		args              = argBuf[:0]
-	)
-	arg := func(v driver.Value) { args = append(args, driver.NamedValue{Ordinal: len(args) + 1, Value: v}) }
-	// The context: tenant[, user], id; each edge part: tenant[, user, user], id[, id].
-	arg(tenant)
+	// The statement names its parameters ?1 (tenant), ?2 (id) and ?3
+	// (user): each value is bound once, not once per place it is used.
+	args := [3]driver.NamedValue{{Ordinal: 1, Value: s.Tenant}, {Ordinal: 2, Value: id}, {Ordinal: 3, Value: s.UserID}}
+	n := 2
 	if s.UserID != "" {
-		arg(user)
-	}
-	arg(key)
-	for part := range 2 {
-		arg(tenant)
-		if s.UserID != "" {
-			arg(user)
-			arg(user)
-		}
-		arg(key)
-		if part == 1 {
-			arg(key)
-		}
+		n = 3
 	}
 	var (
 		got   *contextd.Context
 		edges []rawEdge
 	)
-	err := q.queryRaw(ctx, contextEdgesQuery(s.UserID != ""), args, func(row []driver.Value) error {
+	err := q.queryRaw(ctx, contextEdgesQuery(s.UserID != ""), args[:n], func(row []driver.Value) error {
 		kind, err := rawInt(row[0])
 		if err != nil {
 			return fmt.Errorf("column 0: %w", err)
@@ -146,9 +129,8 @@ func contextEdgesQuery(user bool) string {
 }
 
 // buildContextEdgesQuery writes the statement with the conditions of the
-// visibility helpers; its parameters are, in order: the context's tenant,
-// user (when scoped), id; the outgoing edges' tenant, user twice (when
-// scoped), id; the incoming edges' tenant, user twice (when scoped), id, id.
+// visibility helpers, then numbers their parameters: ?1 the tenant, ?2 the
+// context's id, ?3 the user (when scoped).
 func buildContextEdgesQuery(user bool) string {
 	sc := contextd.Scope{Tenant: "?"}
 	if user {
@@ -167,9 +149,32 @@ func buildContextEdgesQuery(user bool) string {
 		return b
 	}
 	out, in := part("source_id", false), part("target_id", true)
-	return `SELECT 0, ` + contextCols + ` FROM contexts c WHERE ` + c.where() +
+	q := `SELECT 0, ` + contextCols + ` FROM contexts c WHERE ` + c.where() +
 		` UNION ALL SELECT ` + edgeRowCols + ` FROM relationships r WHERE ` + out.where() +
 		` UNION ALL SELECT ` + edgeRowCols + ` FROM relationships r WHERE ` + in.where()
+	// The helpers' parameters, in the order they appear: the context's
+	// tenant[, user], id; each edge part's tenant[, user, user], id; the
+	// incoming part's id again (the self-loop condition).
+	order := []string{"?1", "?2", "?1", "?2", "?1", "?2", "?2"}
+	if user {
+		order = []string{"?1", "?3", "?2", "?1", "?3", "?3", "?2", "?1", "?3", "?3", "?2", "?2"}
+	}
+	var sb strings.Builder
+	for i := 0; i < len(q); i++ {
+		if q[i] != '?' {
+			sb.WriteByte(q[i])
+			continue
+		}
+		if len(order) == 0 {
+			panic("sqlite: getContextEdges has more parameters than it numbers")
+		}
+		sb.WriteString(order[0])
+		order = order[1:]
+	}
+	if len(order) != 0 {
+		panic("sqlite: getContextEdges has fewer parameters than it numbers")
+	}
+	return sb.String()
 }
 
 // rawContext reads a row of contextCols as the driver gives it.
