@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"sync"
 )
@@ -81,6 +82,10 @@ type conn struct {
 	// ftsDirty: the full-text indexes the writer wrote since they were
 	// last fully merged (see ftsmerge.go); the writer's only.
 	ftsDirty uint64
+	// raw are the driver's own statements of queryRaw (rawquery.go), and
+	// rowBuf the row it reads into.
+	raw    map[string]driver.Stmt
+	rowBuf []driver.Value
 }
 
 // maxStmts bounds the statements kept per connection. Statement shapes are
@@ -169,6 +174,7 @@ func (c *conn) closeStmts() {
 
 func (c *conn) close() error {
 	c.closeStmts()
+	c.closeRaw()
 	err := c.c.Close()
 	if errors.Is(err, sql.ErrConnDone) {
 		err = nil

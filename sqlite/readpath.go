@@ -1,9 +1,12 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
-	"database/sql"
+	"database/sql/driver"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/contextd/contextd"
 )
@@ -50,75 +53,179 @@ func (s *Store) readPoint(ctx context.Context, op string, fn func(c *conn) error
 // one row per edge. A single statement is its own consistent snapshot, so
 // it needs no BEGIN and ROLLBACK around it; with them and a second query it
 // was four statements, each a trip through database/sql and the driver.
+//
+// The statement's text depends only on whether the scope has a user, so it
+// is built once per shape (contextEdgesQuery). It has no ORDER BY: sorting
+// the union made SQLite copy every row, the content included, into a sorter
+// and out again; the few edges are put in order here instead (created_at,
+// then id, as the ORDER BY did). It runs on the driver's statement directly
+// (conn.queryRaw), without database/sql's rows and conversions.
 func getContextEdges(ctx context.Context, q *conn, s contextd.Scope, id string) (*contextd.Context, error) {
-	var c sqlBuilder
-	c.visible(s, "c")
-	c.add("c.id = ?", id)
-	part := func(col string, notSource bool) sqlBuilder {
-		var b sqlBuilder
-		b.edgeVisible(s, "r")
-		b.add("r."+col+" = ?", id)
-		if notSource { // a self-loop comes once, from the source part
-			b.add("r.source_id <> ?", id)
-		}
-		return b
+	// The statement names its parameters ?1 (tenant), ?2 (id) and ?3
+	// (user): each value is bound once, not once per place it is used.
+	args := [3]driver.NamedValue{{Ordinal: 1, Value: s.Tenant}, {Ordinal: 2, Value: id}, {Ordinal: 3, Value: s.UserID}}
+	n := 2
+	if s.UserID != "" {
+		n = 3
 	}
-	out, in := part("source_id", false), part("target_id", true)
-	// The edge rows put the edge's columns in the context row's places:
-	// id, type (title), source_id (content), target_id (type), properties
-	// (status), created_at (created_at).
-	const edgeCols = `1, NULL, r.id, r.type, r.source_id, r.target_id, r.properties, '', '', '', '', r.created_at, 0, 0`
-	query := `SELECT 0, ` + contextCols + ` FROM contexts c WHERE ` + c.where() +
-		` UNION ALL SELECT ` + edgeCols + ` FROM relationships r WHERE ` + out.where() +
-		` UNION ALL SELECT ` + edgeCols + ` FROM relationships r WHERE ` + in.where() +
-		` ORDER BY 1, 12, 3`
-	args := append(append(c.args, out.args...), in.args...)
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	var (
-		got  *contextd.Context
-		kind int
-		pk   sql.NullInt64
+		got   *contextd.Context
+		edges []rawEdge
 	)
-	for rows.Next() {
-		var (
-			cx             contextd.Context
-			tags, meta     string
-			created, updat int64
-		)
-		if err := rows.Scan(&kind, &pk, &cx.ID, &cx.Title, &cx.Content, &cx.Type, &cx.Status, &cx.UserID, &cx.SessionID,
-			&tags, &meta, &created, &updat, &cx.Version); err != nil {
-			return nil, err
+	err := q.queryRaw(ctx, contextEdgesQuery(s.UserID != ""), args[:n], func(row []driver.Value) error {
+		kind, err := rawInt(row[0])
+		if err != nil {
+			return fmt.Errorf("column 0: %w", err)
 		}
 		if kind == 0 {
-			if cx.Tags, err = decodeTags(tags); err != nil {
-				return nil, fmt.Errorf("context %q: tags: %w", cx.ID, err)
-			}
-			if cx.Metadata, err = decodeObject(meta); err != nil {
-				return nil, fmt.Errorf("context %q: metadata: %w", cx.ID, err)
-			}
-			cx.CreatedAt, cx.UpdatedAt = fromNanos(created), fromNanos(updat)
-			cx.Relationships = []*contextd.Relationship{}
-			got = &cx
-			continue
+			got, err = rawContext(row[1:])
+			return err
 		}
-		if got == nil { // cannot happen: the context's row sorts first
-			return nil, notFound("context", id)
+		e, err := rawRelationship(row)
+		if err != nil {
+			return err
 		}
-		r := &contextd.Relationship{ID: cx.ID, Type: cx.Title, SourceID: cx.Content, TargetID: cx.Type, CreatedAt: fromNanos(created)}
-		if r.Properties, err = decodeObject(cx.Status); err != nil {
-			return nil, fmt.Errorf("relationship %q: properties: %w", r.ID, err)
-		}
-		got.Relationships = append(got.Relationships, r)
-	}
-	if err := rows.Err(); err != nil {
+		edges = append(edges, e)
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	if got == nil {
 		return nil, notFound("context", id)
 	}
+	// Oldest first, then by id: the order of ORDER BY created_at, id (ids
+	// compare as bytes, like SQLite's BINARY collation).
+	slices.SortFunc(edges, func(a, b rawEdge) int {
+		return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.r.ID, b.r.ID))
+	})
+	got.Relationships = make([]*contextd.Relationship, len(edges))
+	for i, e := range edges {
+		got.Relationships[i] = e.r
+	}
 	return got, nil
+}
+
+// rawEdge is an edge row and its created_at, the sort key.
+type rawEdge struct {
+	r  *contextd.Relationship
+	at int64
+}
+
+// The context row's columns and, in the same places, an edge row's: id,
+// type (title), source_id (content), target_id (type), properties (status),
+// created_at (created_at).
+const edgeRowCols = `1, NULL, r.id, r.type, r.source_id, r.target_id, r.properties, '', '', '', '', r.created_at, 0, 0`
+
+// contextEdgesQueries are the texts of getContextEdges: [0] for a scope
+// without a user, [1] with one.
+var contextEdgesQueries = [2]string{buildContextEdgesQuery(false), buildContextEdgesQuery(true)}
+
+func contextEdgesQuery(user bool) string {
+	if user {
+		return contextEdgesQueries[1]
+	}
+	return contextEdgesQueries[0]
+}
+
+// buildContextEdgesQuery writes the statement with the conditions of the
+// visibility helpers, then numbers their parameters: ?1 the tenant, ?2 the
+// context's id, ?3 the user (when scoped).
+func buildContextEdgesQuery(user bool) string {
+	sc := contextd.Scope{Tenant: "?"}
+	if user {
+		sc.UserID = "?"
+	}
+	var c sqlBuilder
+	c.visible(sc, "c")
+	c.add("c.id = ?")
+	part := func(col string, notSource bool) sqlBuilder {
+		var b sqlBuilder
+		b.edgeVisible(sc, "r")
+		b.add("r." + col + " = ?")
+		if notSource { // a self-loop comes once, from the source part
+			b.add("r.source_id <> ?")
+		}
+		return b
+	}
+	out, in := part("source_id", false), part("target_id", true)
+	q := `SELECT 0, ` + contextCols + ` FROM contexts c WHERE ` + c.where() +
+		` UNION ALL SELECT ` + edgeRowCols + ` FROM relationships r WHERE ` + out.where() +
+		` UNION ALL SELECT ` + edgeRowCols + ` FROM relationships r WHERE ` + in.where()
+	// The helpers' parameters, in the order they appear: the context's
+	// tenant[, user], id; each edge part's tenant[, user, user], id; the
+	// incoming part's id again (the self-loop condition).
+	order := []string{"?1", "?2", "?1", "?2", "?1", "?2", "?2"}
+	if user {
+		order = []string{"?1", "?3", "?2", "?1", "?3", "?3", "?2", "?1", "?3", "?3", "?2", "?2"}
+	}
+	var sb strings.Builder
+	for i := 0; i < len(q); i++ {
+		if q[i] != '?' {
+			sb.WriteByte(q[i])
+			continue
+		}
+		if len(order) == 0 {
+			panic("sqlite: getContextEdges has more parameters than it numbers")
+		}
+		sb.WriteString(order[0])
+		order = order[1:]
+	}
+	if len(order) != 0 {
+		panic("sqlite: getContextEdges has fewer parameters than it numbers")
+	}
+	return sb.String()
+}
+
+// rawContext reads a row of contextCols as the driver gives it.
+func rawContext(row []driver.Value) (*contextd.Context, error) {
+	var (
+		c          contextd.Context
+		tags, meta string
+		err        error
+	)
+	// row[0] is the pk, unused.
+	for i, dst := range []*string{&c.ID, &c.Title, &c.Content, &c.Type, &c.Status, &c.UserID, &c.SessionID, &tags, &meta} {
+		if *dst, err = rawString(row[1+i]); err != nil {
+			return nil, fmt.Errorf("column %d: %w", 3+i, err)
+		}
+	}
+	var created, updated int64
+	for i, dst := range []*int64{&created, &updated, &c.Version} {
+		if *dst, err = rawInt(row[10+i]); err != nil {
+			return nil, fmt.Errorf("column %d: %w", 12+i, err)
+		}
+	}
+	if c.Tags, err = decodeTags(tags); err != nil {
+		return nil, fmt.Errorf("context %q: tags: %w", c.ID, err)
+	}
+	if c.Metadata, err = decodeObject(meta); err != nil {
+		return nil, fmt.Errorf("context %q: metadata: %w", c.ID, err)
+	}
+	c.CreatedAt, c.UpdatedAt = fromNanos(created), fromNanos(updated)
+	c.Relationships = []*contextd.Relationship{}
+	return &c, nil
+}
+
+// rawRelationship reads an edge row of getContextEdges.
+func rawRelationship(row []driver.Value) (rawEdge, error) {
+	var (
+		r     contextd.Relationship
+		props string
+		err   error
+	)
+	for i, dst := range []*string{&r.ID, &r.Type, &r.SourceID, &r.TargetID, &props} {
+		if *dst, err = rawString(row[2+i]); err != nil {
+			return rawEdge{}, fmt.Errorf("column %d: %w", 3+i, err)
+		}
+	}
+	at, err := rawInt(row[11])
+	if err != nil {
+		return rawEdge{}, fmt.Errorf("column 12: %w", err)
+	}
+	r.CreatedAt = fromNanos(at)
+	if r.Properties, err = decodeObject(props); err != nil {
+		return rawEdge{}, fmt.Errorf("relationship %q: properties: %w", r.ID, err)
+	}
+	return rawEdge{r: &r, at: at}, nil
 }

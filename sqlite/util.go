@@ -60,6 +60,9 @@ func decodeTags(s string) ([]string, error) {
 	if s == "" || s == "[]" {
 		return out, nil
 	}
+	if fast, ok := fastTags(s); ok { // jsonfast.go
+		return fast, nil
+	}
 	err := json.Unmarshal([]byte(s), &out)
 	if out == nil {
 		out = []string{}
@@ -71,6 +74,9 @@ func decodeObject(s string) (map[string]any, error) {
 	out := map[string]any{}
 	if s == "" || s == "{}" {
 		return out, nil
+	}
+	if fast, ok := fastObject(s); ok { // jsonfast.go
+		return fast, nil
 	}
 	err := json.Unmarshal([]byte(s), &out)
 	if out == nil {
