@@ -2,6 +2,7 @@ package contextd_test
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -119,6 +120,10 @@ func TestVectorIndexMemory(t *testing.T) {
 		read = nil
 	}
 	_ = read
+	if f, err := strconv.Atoi(os.Getenv("CONTEXTD_READBACK_FACTOR")); err == nil {
+		defer func(old int) { contextd.ReadBackFactor = old }(contextd.ReadBackFactor) // readback
+		contextd.ReadBackFactor = f                                                    // readback
+	}
 	if m, err := strconv.Atoi(os.Getenv("CONTEXTD_READBACK_MIN")); err == nil {
 		defer func(old int) { contextd.ReadBackMin = old }(contextd.ReadBackMin) // readback
 		contextd.ReadBackMin = m                                                 // readback
@@ -152,6 +157,14 @@ func TestVectorIndexMemory(t *testing.T) {
 	t.Logf("%d vectors: Go heap of the index %d MiB, %d B a vector; load %v", n, held>>20, held/int64(n), load.Round(time.Millisecond))
 	t.Logf("the index counts %d MiB (VECTOR_INDEX_MB's measure)", ix.Bytes()>>20) // readback
 
+	// The exact answers, kept next to the queries for the next run.
+	cache := qfile + ".exact" + strconv.Itoa(n)
+	var exacts [][]int
+	if b, err := os.ReadFile(cache); err == nil {
+		if err := json.Unmarshal(b, &exacts); err != nil {
+			t.Fatal(err)
+		}
+	}
 	found, want := 0, 0
 	var times []time.Duration
 	for qi, q := range queries {
@@ -167,7 +180,10 @@ func TestVectorIndexMemory(t *testing.T) {
 			t.Fatal(err)
 		}
 		times = append(times, time.Since(t0))
-		exact := exactTop(vecs, q, func(i int) bool { return typ == "" || types[i%len(types)] == typ }, 10)
+		if len(exacts) <= qi {
+			exacts = append(exacts, exactTop(vecs, q, func(i int) bool { return typ == "" || types[i%len(types)] == typ }, 10))
+		}
+		exact := exacts[qi]
 		in := map[string]bool{}
 		for _, h := range hits {
 			in[h.ID] = true
@@ -178,6 +194,9 @@ func TestVectorIndexMemory(t *testing.T) {
 				found++
 			}
 		}
+	}
+	if b, err := json.Marshal(exacts); err == nil {
+		_ = os.WriteFile(cache, b, 0o644)
 	}
 	slices.Sort(times)
 	t.Logf("%d queries (half filtered by type), top 10: p50 %v, p90 %v; recall@10 against exact scoring %.3f; %d rows read back a query",

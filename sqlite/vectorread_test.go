@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/contextd/contextd"
@@ -75,5 +76,47 @@ func TestReadVectors(t *testing.T) {
 	err = s.readVectors(ctx, "a", contextd.VectorMemory, "m", []string{mem[0].ID, a[0].ID}, func(id string, v []float32) { got[id] = v })
 	if err != nil || len(got) != 1 || got[mem[0].ID] == nil {
 		t.Fatalf("memories: %v, %v", got, err)
+	}
+}
+
+// BenchmarkReadVectors: the index's read-back of 100 random rows' vectors
+// (what a packed shard's search reads) from a store of 50,000 contexts,
+// its pages in SQLite's cache after the first rounds.
+func BenchmarkReadVectors(b *testing.B) {
+	ctx := context.Background()
+	s, err := Open(ctx, b.TempDir(), Options{TopKMinContexts: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	r := rand.New(rand.NewPCG(1, 1))
+	var ids []string
+	for range 100 {
+		items := make([]contextd.ContextCreate, 500)
+		for i := range items {
+			v := make([]float32, 256)
+			for j := range v {
+				v[j] = float32(r.NormFloat64())
+			}
+			items[i] = contextd.ContextCreate{Title: "t", Content: "c", Vector: v, VectorModel: "m"}
+		}
+		cs, err := s.CreateContexts(ctx, contextd.Scope{Tenant: "a"}, items)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, c := range cs {
+			ids = append(ids, c.ID)
+		}
+	}
+	want := make([]string, 100)
+	for b.Loop() {
+		start := r.IntN(len(ids))
+		for i := range want {
+			want[i] = ids[(start+i*499)%len(ids)] // 100 distinct rows spread over the table
+		}
+		n := 0
+		if err := s.readVectors(ctx, "a", contextd.VectorContext, "m", want, func(string, []float32) { n++ }); err != nil || n != len(want) {
+			b.Fatalf("%d of %d read, %v", n, len(want), err)
+		}
 	}
 }
