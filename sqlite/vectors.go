@@ -28,7 +28,7 @@ func (s *Store) index() *contextd.VectorIndex { return s.vecs().ix.Load() }
 
 // UseVectorModel implements contextd.VectorStore.
 func (s *Store) UseVectorModel(model string) {
-	ix := contextd.NewVectorIndexFrom(model, contextd.VectorSource{Load: s.loadVectors, Count: s.countVectors})
+	ix := contextd.NewVectorIndexFrom(model, contextd.VectorSource{Load: s.loadVectors, Count: s.countVectors, Read: s.readVectors})
 	ix.MaxBytes = s.vecs().maxBytes
 	s.vecs().ix.Store(ix)
 }
