@@ -124,7 +124,7 @@ func (m *Monitor) integrityRule(ctx context.Context) result {
 					" run `contextd check --full` for the whole picture, and `contextd reindex` for missing vectors.",
 			}
 		} else {
-			m.log.Debug("integrity check passed", "durationMs", rep.DurationMs)
+			m.log.Info("integrity check passed", "durationMs", rep.DurationMs)
 		}
 		m.mu.Lock()
 		m.integrityBad = bad

@@ -79,6 +79,13 @@ type Options struct {
 	// (contextd.VectorIndex.MaxBytes); 0 means no bound but the index's
 	// default vector count.
 	VectorIndexMB int
+	// VectorIndexPacked makes tenants of 20k vectors or more hold their
+	// vectors as 4-bit offsets from the tenant's mean and read the best
+	// candidates' vectors back from the file for exact scores: ~250 instead
+	// of ~380 bytes a vector, but a semantic search then reads a hundred
+	// rows at random (p50 44 against 19 ms at 1M vectors when the file is
+	// not in memory). False keeps 8-bit vectors in memory.
+	VectorIndexPacked bool
 }
 
 // Store is a contextd.Store on one SQLite database file.
@@ -279,6 +286,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", s.path, err)
 	}
 	s.vectors.maxBytes = int64(opts.VectorIndexMB) << 20
+	s.vectors.packed = opts.VectorIndexPacked
 	if err := s.startTopK(ctx, opts); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", s.path, err)

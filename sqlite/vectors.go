@@ -19,6 +19,7 @@ var _ contextd.VectorStore = (*Store)(nil)
 type vectorState struct {
 	ix       atomic.Pointer[contextd.VectorIndex]
 	maxBytes int64 // Options.VectorIndexMB
+	packed   bool  // Options.VectorIndexPacked
 }
 
 func (s *Store) vecs() *vectorState { return &s.vectors }
@@ -28,7 +29,11 @@ func (s *Store) index() *contextd.VectorIndex { return s.vecs().ix.Load() }
 
 // UseVectorModel implements contextd.VectorStore.
 func (s *Store) UseVectorModel(model string) {
-	ix := contextd.NewVectorIndexFrom(model, contextd.VectorSource{Load: s.loadVectors, Count: s.countVectors, Read: s.readVectors})
+	src := contextd.VectorSource{Load: s.loadVectors, Count: s.countVectors}
+	if s.vecs().packed {
+		src.Read = s.readVectors // large shards pack their vectors (Options.VectorIndexPacked)
+	}
+	ix := contextd.NewVectorIndexFrom(model, src)
 	ix.MaxBytes = s.vecs().maxBytes
 	s.vecs().ix.Store(ix)
 }

@@ -13,12 +13,18 @@ type Memory struct {
 	// VECTOR_INDEX_MB: bound of the embedded store's in-memory index of
 	// semantic search, all tenants together, MiB; default 512.
 	VectorIndexMB int `json:"vectorIndexMb"`
+	// VECTOR_INDEX_PACKED: tenants of 20k vectors or more hold 4-bit
+	// vectors and read the best candidates back from the store for exact
+	// scores (less memory, slower semantic search on an uncached file);
+	// default false.
+	VectorIndexPacked bool `json:"vectorIndexPacked"`
 }
 
 func defaultMemory() Memory { return Memory{VectorIndexMB: 512} }
 
 var memorySettings = []setting{
 	{"VECTOR_INDEX_MB", "vector-index-mb", "bound of the embedded store's in-memory semantic search index, all tenants together, MiB", intSet(func(c *Config) *int { return &c.VectorIndexMB })},
+	{"VECTOR_INDEX_PACKED", "vector-index-packed", "tenants of 20k vectors or more hold 4-bit vectors in memory and read the best candidates back from the store", boolSet(func(c *Config) *bool { return &c.VectorIndexPacked })},
 }
 
 func (m Memory) validate() error {

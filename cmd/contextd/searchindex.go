@@ -44,5 +44,5 @@ func sqliteOptions(cfg *Config, logger *slog.Logger) sqlite.Options {
 		minContexts = -1 // off
 	}
 	return sqlite.Options{CacheSizeMB: cfg.CacheSizeMB, Logger: logger, TopKMinContexts: minContexts, TopKCacheMB: cfg.SearchIndexCacheMB,
-		EncryptionKey: cfg.keys().StoreKey(), VectorIndexMB: cfg.VectorIndexMB}
+		EncryptionKey: cfg.keys().StoreKey(), VectorIndexMB: cfg.VectorIndexMB, VectorIndexPacked: cfg.VectorIndexPacked}
 }
