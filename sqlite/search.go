@@ -814,22 +814,8 @@ func (s *Store) measureIndexSize(ctx context.Context, tx *conn) (int64, error) {
 		// The encrypted driver's SQLite has no dbstat (driver.go).
 		return s.indexPayload(ctx, tx)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' AND (
-		name GLOB 'contexts_fts_*' OR name GLOB 'contexts_raw_*' OR name GLOB 'memories_fts_*' OR name GLOB 'memories_raw_*')`)
+	tables, err := fullTextTables(ctx, tx)
 	if err != nil {
-		return 0, err
-	}
-	var tables []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		tables = append(tables, name)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return 0, err
 	}
 	var total int64
@@ -843,26 +829,32 @@ func (s *Store) measureIndexSize(ctx context.Context, tx *conn) (int64, error) {
 	return total, nil
 }
 
-// indexPayload is the size of the full-text shadow tables where dbstat is
-// missing: the bytes of their values (the index blocks mostly), read row by
-// row, a little less than the pages they fill.
-func (s *Store) indexPayload(ctx context.Context, tx *conn) (int64, error) {
+// fullTextTables lists the full-text indexes' shadow tables (the tables
+// that hold their data; not the virtual tables themselves).
+func fullTextTables(ctx context.Context, tx *conn) ([]string, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL%' AND (
 		name GLOB 'contexts_fts*' OR name GLOB 'contexts_raw_*' OR name GLOB 'memories_fts*' OR name GLOB 'memories_raw_*')`)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
+	defer rows.Close()
 	var tables []string
 	for rows.Next() {
 		var name string
 		if err := rows.Scan(&name); err != nil {
-			rows.Close()
-			return 0, err
+			return nil, err
 		}
 		tables = append(tables, name)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	return tables, rows.Err()
+}
+
+// indexPayload is the size of the full-text shadow tables where dbstat is
+// missing: the bytes of their values (the index blocks mostly), read row by
+// row, a little less than the pages they fill.
+func (s *Store) indexPayload(ctx context.Context, tx *conn) (int64, error) {
+	tables, err := fullTextTables(ctx, tx)
+	if err != nil {
 		return 0, err
 	}
 	var total int64
