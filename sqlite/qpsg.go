@@ -36,17 +36,11 @@ var errNoQPSG = errors.New("the modernc.org/sqlite connection does not have the 
 // silently). Encrypted connections get it from openDB.
 func stablePlans(c *sql.Conn) error {
 	return c.Raw(func(dc any) error {
-		v := reflect.ValueOf(dc)
-		if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct || v.Elem().Type().PkgPath() != "modernc.org/sqlite" {
-			return fmt.Errorf("%w: %T", errNoQPSG, dc)
+		tls, db, err := modernHandle(dc)
+		if err != nil {
+			return err
 		}
-		db, tlsField := v.Elem().FieldByName("db"), v.Elem().FieldByName("tls")
-		if !db.IsValid() || db.Kind() != reflect.Uintptr || db.Uint() == 0 ||
-			!tlsField.IsValid() || tlsField.Type() != reflect.TypeFor[*libc.TLS]() || tlsField.IsNil() {
-			return errNoQPSG
-		}
-		tls := (*libc.TLS)(tlsField.UnsafePointer())
-		on, err := dbConfig(tls, uintptr(db.Uint()), sqlite3.SQLITE_DBCONFIG_ENABLE_QPSG, 1)
+		on, err := dbConfig(tls, db, sqlite3.SQLITE_DBCONFIG_ENABLE_QPSG, 1)
 		if err != nil {
 			return err
 		}
@@ -61,19 +55,30 @@ func stablePlans(c *sql.Conn) error {
 func planStability(c *sql.Conn) (bool, error) {
 	var on bool
 	err := c.Raw(func(dc any) error {
-		v := reflect.ValueOf(dc)
-		if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct || v.Elem().Type().PkgPath() != "modernc.org/sqlite" {
-			return fmt.Errorf("%w: %T", errNoQPSG, dc)
+		tls, db, err := modernHandle(dc)
+		if err != nil {
+			return err
 		}
-		db, tlsField := v.Elem().FieldByName("db"), v.Elem().FieldByName("tls")
-		if !db.IsValid() || db.Kind() != reflect.Uintptr || !tlsField.IsValid() || tlsField.Type() != reflect.TypeFor[*libc.TLS]() {
-			return errNoQPSG
-		}
-		var err error
-		on, err = dbConfig((*libc.TLS)(tlsField.UnsafePointer()), uintptr(db.Uint()), sqlite3.SQLITE_DBCONFIG_ENABLE_QPSG, -1)
+		on, err = dbConfig(tls, db, sqlite3.SQLITE_DBCONFIG_ENABLE_QPSG, -1)
 		return err
 	})
 	return on, err
+}
+
+// modernHandle returns the C-side thread state and sqlite3* handle of a
+// modernc.org/sqlite driver connection, read from its unexported fields,
+// or errNoQPSG when the connection does not have that shape.
+func modernHandle(dc any) (*libc.TLS, uintptr, error) {
+	v := reflect.ValueOf(dc)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct || v.Elem().Type().PkgPath() != "modernc.org/sqlite" {
+		return nil, 0, fmt.Errorf("%w: %T", errNoQPSG, dc)
+	}
+	db, tlsField := v.Elem().FieldByName("db"), v.Elem().FieldByName("tls")
+	if !db.IsValid() || db.Kind() != reflect.Uintptr || db.Uint() == 0 ||
+		!tlsField.IsValid() || tlsField.Type() != reflect.TypeFor[*libc.TLS]() || tlsField.IsNil() {
+		return nil, 0, errNoQPSG
+	}
+	return (*libc.TLS)(tlsField.UnsafePointer()), uintptr(db.Uint()), nil
 }
 
 // dbConfig calls sqlite3_db_config(db, op, onoff, &res): onoff 1 sets the
