@@ -225,24 +225,7 @@ func TestTopKFilteredChanges(t *testing.T) {
 	if err := BuildTopK(s, "solo"); err != nil {
 		t.Fatal(err)
 	}
-	var all []string
-	if err := s.read(ctx, "test", func(tx *conn) error {
-		rows, err := tx.QueryContext(ctx, `SELECT id FROM contexts ORDER BY pk`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				return err
-			}
-			all = append(all, id)
-		}
-		return rows.Err()
-	}); err != nil {
-		t.Fatal(err)
-	}
+	all := storeIDs(t, s, `SELECT id FROM contexts ORDER BY pk`)
 	if len(all) != 400 {
 		t.Fatalf("%d contexts", len(all))
 	}
@@ -369,4 +352,30 @@ func TestTopKColumnsCheck(t *testing.T) {
 	if it := item(); it.OK {
 		t.Fatalf("a changed creation time passed the check: %+v", it)
 	}
+}
+
+// storeIDs returns the first column of query's rows, read on one snapshot.
+func storeIDs(t *testing.T, s *Store, query string, args ...any) []string {
+	t.Helper()
+	ctx := context.Background()
+	var ids []string
+	err := s.read(ctx, "test", func(tx *conn) error {
+		rows, err := tx.QueryContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
 }

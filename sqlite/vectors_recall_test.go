@@ -78,25 +78,7 @@ func TestVectorRecallOnStore(t *testing.T) {
 	h1 := heap()
 	t.Logf("Go heap of the index: %d MiB", (h1-h0)>>20)
 
-	var all []string
-	err = s.read(ctx, "ids", func(tx *conn) error {
-		rows, err := tx.QueryContext(ctx, `SELECT id FROM contexts WHERE tenant = ?`, tenant)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				return err
-			}
-			all = append(all, id)
-		}
-		return rows.Err()
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	all := storeIDs(t, s, `SELECT id FROM contexts WHERE tenant = ?`, tenant)
 	nq := 100
 	titles, types = titles[:min(nq, len(titles))], types[:min(nq, len(titles))]
 	r := rand.New(rand.NewPCG(7, 7))
