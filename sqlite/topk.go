@@ -116,7 +116,7 @@ type postingIter struct {
 	pk    int64
 	tf    float64
 	done  bool
-	lo    int64           // where every list's deltas start
+	lo    int64          // where every list's deltas start
 	more  []*encodedList // the lists after the current one
 }
 
