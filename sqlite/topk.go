@@ -333,6 +333,17 @@ type topkState struct {
 	colsHit atomic.Int64 // filtered searches answered with the columns
 	colMu   sync.Mutex   // loading
 	loading map[colKey]*colEntry
+	hook    func(step string) error // tests: a build stops with its error at a step
+}
+
+// at runs the test hook at a build's step: "start" (the pending watermark
+// and generation committed), "postings" (a batch of lists committed),
+// "switch" (the new view committed, old generations not yet dropped).
+func (st *topkState) at(step string) error {
+	if st.hook == nil {
+		return nil
+	}
+	return st.hook(step)
 }
 
 // topkWords returns the words of a query the index serves: positive single

@@ -61,6 +61,9 @@ func (s *Store) buildTopK(ctx context.Context, part int64) error {
 	if err != nil || pending == 0 {
 		return err
 	}
+	if err := s.topk.at("start"); err != nil {
+		return err
+	}
 	// (2) The posting lists, on one snapshot.
 	var maxN, docs, tokens int64
 	w := &postingWriter{ctx: ctx, s: s, part: part, gen: gen}
@@ -131,6 +134,9 @@ func (s *Store) buildTopK(ctx context.Context, part int64) error {
 		return err
 	}
 	s.topk.cache.setLive(part, live)
+	if err := s.topk.at("switch"); err != nil {
+		return err
+	}
 	// (4) The old generations.
 	return s.dropUnused(ctx, part)
 }

@@ -276,6 +276,9 @@ func (s *Store) buildTail(ctx context.Context, part, from int64) (bool, error) {
 	if err != nil || pending == 0 {
 		return false, err
 	}
+	if err := s.topk.at("start"); err != nil {
+		return false, err
+	}
 	// (2) The rows, tokenized, and their posting lists, on one snapshot.
 	tt, err := newTailTokenizer(ctx)
 	if err != nil {
@@ -384,6 +387,9 @@ func (s *Store) buildTail(ctx context.Context, part, from int64) (bool, error) {
 		return false, err
 	}
 	s.topk.cache.setLive(part, live)
+	if err := s.topk.at("switch"); err != nil {
+		return false, err
+	}
 	// (4) The generations replaced.
 	return true, s.dropUnused(ctx, part)
 }
@@ -485,7 +491,7 @@ func (w *postingWriter) flush() error {
 	rows := w.batch
 	w.batch, w.bytes = nil, 0
 	ctx := w.ctx
-	return w.s.write(ctx, "top-k index: postings", func(tx *conn) error {
+	err := w.s.write(ctx, "top-k index: postings", func(tx *conn) error {
 		for _, p := range rows {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO topk_postings (part, gen, term, df, postings) VALUES (?, ?, ?, ?, ?)`,
 				w.part, w.gen, p.term, p.df, p.blob); err != nil {
@@ -494,6 +500,10 @@ func (w *postingWriter) flush() error {
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	return w.s.topk.at("postings")
 }
 
 // collectPostings reads fts5vocab 'instance' rows (term, doc, col; by term,
