@@ -325,8 +325,14 @@ type topkState struct {
 	kick    chan struct{}
 	stop    chan struct{}
 	done    chan struct{}
-	mu      sync.Mutex // one build at a time (the builder, reindex, tests)
+	whole   sync.Mutex // one whole build at a time (the builder, reindex, tests)
+	tail    sync.Mutex // one tail build at a time
+	mu      sync.Mutex // a build's start and switch, and what follows
 	last    map[int64]buildRecord
+	pendP   map[int64]int64 // partition -> pending watermark of its whole build under way
+	running map[int64]bool  // partitions whose whole build the builder started
+	flying  map[int64]int   // generations being built (not to be dropped) -> builds
+	wg      sync.WaitGroup  // whole builds the builder started
 	off     atomic.Bool  // searches take the FTS5 path (benchmarks compare)
 	served  atomic.Int64 // searches answered from the index
 	colsOff atomic.Bool  // filtered searches seek rows (benchmarks compare)

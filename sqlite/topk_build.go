@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -34,15 +35,18 @@ func topkVocab(k int) string { return "topk_vocab_" + strconv.Itoa(k) }
 
 // buildTopK builds a new segment of partition part (the steps above).
 func (s *Store) buildTopK(ctx context.Context, part int64) error {
-	s.topk.mu.Lock()
-	defer s.topk.mu.Unlock()
+	st := s.topk
+	st.whole.Lock()
+	defer st.whole.Unlock()
 	r := rangeOf(part)
 	shard := shardOf(r.lo)
 	if err := s.dropUnused(ctx, part); err != nil {
 		return err
 	}
 	var pending, gen int64
-	// (1) The pending watermark and the generation.
+	// (1) The pending watermark and the generation. Tail builds meanwhile
+	// stop at pending (topk_tail.go).
+	st.mu.Lock()
 	err := s.write(ctx, "top-k index: start", func(tx *conn) error {
 		if _, err := tx.c.ExecContext(context.WithoutCancel(ctx), `CREATE VIRTUAL TABLE IF NOT EXISTS `+topkVocab(shard)+
 			` USING fts5vocab (`+ftsName(contextIndex.stem, shard)+`, 'instance')`); err != nil {
@@ -58,6 +62,17 @@ func (s *Store) buildTopK(ctx context.Context, part int64) error {
 		gen, err = nextGen(ctx, tx, part, pending)
 		return err
 	})
+	if err == nil && pending > 0 {
+		st.pendP[part] = pending
+		st.flying[gen]++
+		defer func() {
+			st.mu.Lock()
+			delete(st.pendP, part)
+			st.land(gen)
+			st.mu.Unlock()
+		}()
+	}
+	st.mu.Unlock()
 	if err != nil || pending == 0 {
 		return err
 	}
@@ -116,24 +131,35 @@ func (s *Store) buildTopK(ctx context.Context, part int64) error {
 	if err != nil || docs == 0 {
 		return err
 	}
-	// (3) The switch: the base replaces the tails (all at or below pending).
+	// (3) The switch: the base replaces the tails at or below pending; those
+	// built since above it (none straddles it) stay.
 	var live []int64
+	st.mu.Lock()
 	err = s.write(ctx, "top-k index: switch", func(tx *conn) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE topk_segments SET gen = ?, watermark = ?, docs = ?, tokens = ?, built_at = ? WHERE part = ?`,
 			gen, pending, docs, tokens, s.clock().UnixNano(), part); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM topk_tails WHERE part = ?`, part); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM topk_tails WHERE part = ? AND lo <= ?`, part, pending); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM topk_dirty WHERE pk BETWEEN ? AND ? AND n <= ?`, r.lo, r.hi, maxN)
-		live = []int64{gen}
-		return err
+		if _, err := tx.ExecContext(ctx, `DELETE FROM topk_dirty WHERE pk BETWEEN ? AND ? AND n <= ?`, r.lo, pending, maxN); err != nil {
+			return err
+		}
+		v, ok, err := loadView(ctx, tx, part) // checks the tails left follow
+		if err != nil || !ok {
+			return errors.Join(err, errors.New("no base segment"))
+		}
+		live = v.gens()
+		return nil
 	})
+	if err == nil {
+		st.cache.setLive(part, live)
+	}
+	st.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	s.topk.cache.setLive(part, live)
 	if err := s.topk.at("switch"); err != nil {
 		return err
 	}
@@ -172,11 +198,13 @@ func (s *Store) dropGeneration(ctx context.Context, part, gen int64) error {
 const topkInterval = 2 * time.Second
 
 // runTopK is the background builder: every topkInterval (or when kicked) it
-// builds the segments that are due, one at a time, and waits twice a
-// partition's last build time before building it again, so that builds take
-// at most a third of a core.
+// builds the tails that are due, one at a time, and starts the whole build
+// that is due beside them (one at a time, waiting twice a partition's last
+// whole build time before building it again, so that whole builds take at
+// most a third of a core).
 func (s *Store) runTopK() {
 	defer close(s.topk.done)
+	defer s.topk.wg.Wait() // after cancel: whole builds stop
 	t := time.NewTicker(topkInterval)
 	defer t.Stop()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -226,6 +254,7 @@ func (s *Store) topkRound(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	st := s.topk
 	for _, c := range cands {
 		// A few builds in a row: a tail, then the merge it makes due.
 		for range 4 {
@@ -233,17 +262,34 @@ func (s *Store) topkRound(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if plan.kind == buildWhole {
-				// Whole builds wait twice the last one's time.
-				s.topk.mu.Lock()
-				last, ok := s.topk.last[c.num]
-				s.topk.mu.Unlock()
-				if ok && time.Since(last.at) < 2*last.took {
-					break
-				}
-			}
 			if plan.kind == buildNone {
 				break
+			}
+			if plan.kind == buildWhole {
+				// One whole build at a time, beside this loop (tails are
+				// built meanwhile), each waiting twice the partition's last
+				// one's time.
+				st.mu.Lock()
+				last, ok := st.last[c.num]
+				start := len(st.running) == 0 && (!ok || time.Since(last.at) >= 2*last.took)
+				if start {
+					st.running[c.num] = true
+					st.wg.Add(1)
+				}
+				st.mu.Unlock()
+				if !start {
+					break
+				}
+				go func(part int64) {
+					defer st.wg.Done()
+					if err := s.topkBuild(ctx, part, plan); err != nil && ctx.Err() == nil {
+						s.log.Warn("top-k index build", "partition", part, "err", err)
+					}
+					st.mu.Lock()
+					delete(st.running, part)
+					st.mu.Unlock()
+				}(c.num)
+				continue
 			}
 			if err := s.topkBuild(ctx, c.num, plan); err != nil {
 				return fmt.Errorf("partition %d: %w", c.num, err)
@@ -278,6 +324,9 @@ func (s *Store) startTopK(ctx context.Context, opts Options) error {
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 		last:    map[int64]buildRecord{},
+		pendP:   map[int64]int64{},
+		running: map[int64]bool{},
+		flying:  map[int64]int{},
 	}
 	go s.runTopK()
 	return nil

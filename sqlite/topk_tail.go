@@ -126,9 +126,24 @@ type topkPlan struct {
 }
 
 // topkPlanOf returns the build partition part needs now (see above).
+// While a whole build of it is under way, only tails above its pending
+// watermark are merged (buildTail), and no other whole build is due.
 func (s *Store) topkPlanOf(ctx context.Context, part int64) (topkPlan, error) {
 	r := rangeOf(part)
 	var plan topkPlan
+	st := s.topk
+	st.mu.Lock()
+	floor, busy := st.pendP[part]
+	if st.running[part] {
+		busy = true
+		if floor == 0 {
+			floor = math.MaxInt64 // not started yet: its watermark is unknown
+		}
+	}
+	if !busy {
+		floor = math.MinInt64
+	}
+	st.mu.Unlock()
 	err := s.read(ctx, "top-k index: due", func(tx *conn) error {
 		v, ok, err := loadView(ctx, tx, part)
 		if err != nil {
@@ -157,6 +172,7 @@ func (s *Store) topkPlanOf(ctx context.Context, part int64) (topkPlan, error) {
 		}
 		base := v.base()
 		switch {
+		case busy:
 		case dirty[0] >= 1000+base.docs/100:
 			plan = topkPlan{kind: buildWhole, why: "changed rows"}
 			return nil
@@ -165,6 +181,11 @@ func (s *Store) topkPlanOf(ctx context.Context, part int64) (topkPlan, error) {
 			return nil
 		}
 		tails := v.tails()
+		first := 0 // the oldest tail a merge may take: above the floor
+		for first < len(tails) && tails[first].lo <= floor {
+			first++
+		}
+		tails, dirty = tails[first:], append(dirty[:1], dirty[1+first:]...)
 		// Changed rows of tails: the longest run of newest tails where they
 		// pass tailRows + 1% is built again.
 		var d, n int64
@@ -238,16 +259,23 @@ func (t *tailTokenizer) close() {
 // buildTail builds a tail of partition part holding the rows with pk above
 // from (and up to the newest), replacing the tails above from: from is the
 // newest watermark (a new tail) or the watermark before the tails merged.
-// It reports whether a tail was built (none when no row is above from).
+// While a whole build with pending watermark P is under way, a tail starting
+// below P stops at P and replaces only the tails up to P, so that no tail
+// straddles P: the whole build's switch replaces the tails up to P and
+// keeps those above. It reports whether a tail was built (none when no row
+// is above from, or when a whole build switched meanwhile and took its rows
+// in).
 func (s *Store) buildTail(ctx context.Context, part, from int64) (bool, error) {
-	s.topk.mu.Lock()
-	defer s.topk.mu.Unlock()
+	st := s.topk
+	st.tail.Lock()
+	defer st.tail.Unlock()
 	r := rangeOf(part)
 	if err := s.dropUnused(ctx, part); err != nil {
 		return false, err
 	}
 	var pending, gen int64
 	// (1) The pending watermark and the generation.
+	st.mu.Lock()
 	err := s.write(ctx, "top-k index: tail start", func(tx *conn) error {
 		v, ok, err := loadView(ctx, tx, part)
 		if err != nil {
@@ -266,6 +294,9 @@ func (s *Store) buildTail(ctx context.Context, part, from int64) (bool, error) {
 		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(pk), 0) FROM contexts WHERE pk BETWEEN ? AND ?`, r.lo, r.hi).Scan(&pending); err != nil {
 			return err
 		}
+		if p, ok := st.pendP[part]; ok && from < p {
+			pending = min(pending, p)
+		}
 		if pending <= from {
 			pending = 0
 			return nil
@@ -273,6 +304,21 @@ func (s *Store) buildTail(ctx context.Context, part, from int64) (bool, error) {
 		gen, err = nextGen(ctx, tx, part, pending)
 		return err
 	})
+	landed := true
+	land := func() {
+		if !landed {
+			st.mu.Lock()
+			st.land(gen)
+			st.mu.Unlock()
+			landed = true
+		}
+	}
+	if err == nil && pending > 0 {
+		st.flying[gen]++
+		landed = false
+		defer land()
+	}
+	st.mu.Unlock()
 	if err != nil || pending == 0 {
 		return false, err
 	}
@@ -363,10 +409,21 @@ func (s *Store) buildTail(ctx context.Context, part, from int64) (bool, error) {
 	if err := w.flush(); err != nil {
 		return false, err
 	}
-	// (3) The switch: the tail replaces those above from.
+	// (3) The switch: the tail replaces those above from (up to pending),
+	// unless a whole build took its rows in meanwhile.
 	var live []int64
+	superseded := false
+	st.mu.Lock()
 	err = s.write(ctx, "top-k index: tail switch", func(tx *conn) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM topk_tails WHERE part = ? AND lo > ?`, part, from); err != nil {
+		v, ok, err := loadView(ctx, tx, part)
+		if err != nil || !ok {
+			return errors.Join(err, errors.New("no base segment"))
+		}
+		if from < v.base().watermark {
+			superseded = true
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM topk_tails WHERE part = ? AND lo > ? AND lo <= ?`, part, from, pending); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO topk_tails (part, gen, lo, watermark, docs, tokens, built_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -376,17 +433,24 @@ func (s *Store) buildTail(ctx context.Context, part, from int64) (bool, error) {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM topk_dirty WHERE pk BETWEEN ? AND ? AND n <= ?`, from+1, pending, maxN); err != nil {
 			return err
 		}
-		v, ok, err := loadView(ctx, tx, part)
+		v, ok, err = loadView(ctx, tx, part) // checks the tails follow
 		if err != nil || !ok {
 			return errors.Join(err, errors.New("no base segment"))
 		}
 		live = v.gens()
 		return nil
 	})
+	if err == nil && !superseded {
+		st.cache.setLive(part, live)
+	}
+	st.mu.Unlock()
 	if err != nil {
 		return false, err
 	}
-	s.topk.cache.setLive(part, live)
+	if superseded {
+		land()
+		return false, s.dropUnused(ctx, part)
+	}
 	if err := s.topk.at("switch"); err != nil {
 		return false, err
 	}
@@ -409,20 +473,31 @@ func nextGen(ctx context.Context, tx *conn, part, pending int64) (int64, error) 
 	return gen, nil
 }
 
+// land forgets a generation being built (under mu).
+func (st *topkState) land(gen int64) {
+	if st.flying[gen]--; st.flying[gen] <= 0 {
+		delete(st.flying, gen)
+	}
+}
+
 // dropUnused deletes the posting lists of partition part whose generation
-// is not in its view (replaced, or of a build that did not finish), a few
-// thousand at a time. Builds hold topk.mu, so no build is under way.
+// is neither in its view nor being built (replaced, or of a build that did
+// not finish), a few thousand at a time. Generations are never handed out
+// twice, so one found dead stays dead.
 func (s *Store) dropUnused(ctx context.Context, part int64) error {
 	live := map[int64]bool{}
 	var gens []int64
+	s.topk.mu.Lock() // no switch meanwhile
+	for g := range s.topk.flying {
+		live[g] = true
+	}
 	err := s.read(ctx, "top-k index: generations", func(tx *conn) error {
-		live[0] = false
 		var base int64
 		err := tx.QueryRowContext(ctx, `SELECT gen FROM topk_segments WHERE part = ?`, part).Scan(&base)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		live[base] = base > 0
+		live[base] = live[base] || base > 0
 		rows, err := tx.QueryContext(ctx, `SELECT gen FROM topk_tails WHERE part = ?`, part)
 		if err != nil {
 			return err
@@ -454,6 +529,7 @@ func (s *Store) dropUnused(ctx context.Context, part int64) error {
 			}
 		}
 	})
+	s.topk.mu.Unlock()
 	if err != nil {
 		return err
 	}

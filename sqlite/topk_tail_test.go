@@ -451,3 +451,89 @@ func TestCheckTopKTail(t *testing.T) {
 		}
 	}
 }
+
+// TestTopKTailsBesideWholeBuild: tails built while a whole build runs stop
+// at its pending watermark or start above it, so that its switch replaces
+// the tails up to it and keeps the others; a tail whose rows a whole build
+// took in meanwhile is dropped, not switched to.
+func TestTopKTailsBesideWholeBuild(t *testing.T) {
+	ctx := context.Background()
+	s := openTopK(t)
+	r := rand.New(rand.NewPCG(13, 14))
+	docs := map[string]*topkDoc{}
+	topkCreate(t, s, "w", r, 200, docs)
+	if err := BuildTopK(s, "w"); err != nil {
+		t.Fatal(err)
+	}
+	part := partOf(t, s, "w")
+	topkCreate(t, s, "w", r, 30, docs)
+	tailAfter(t, s, part, viewOf(t, s, part).watermark)
+	topkCreate(t, s, "w", r, 20, docs) // below the whole build's watermark
+	var p int64
+	inside := false
+	s.topk.hook = func(step string) error {
+		if step != "start" || inside {
+			return nil
+		}
+		inside = true
+		defer func() { inside = false }()
+		p = queryInt(t, s, `SELECT max(pk) FROM contexts`)
+		topkCreate(t, s, "w", r, 25, docs) // above it
+		v := viewOf(t, s, part)
+		tailAfter(t, s, part, v.watermark) // stops at p
+		if got := viewOf(t, s, part).watermark; got != p {
+			t.Errorf("a tail beside the whole build ends at %d, want %d", got, p)
+		}
+		tailAfter(t, s, part, p)
+		topkCreate(t, s, "w", r, 10, docs)
+		tailAfter(t, s, part, viewOf(t, s, part).watermark)
+		tailAfter(t, s, part, p) // a merge above p
+		// A merge from below p stops at p too, and keeps the tails above.
+		tailAfter(t, s, part, v.base().watermark)
+		if n := len(viewOf(t, s, part).tails()); n != 2 {
+			t.Errorf("%d tails, want 2 (up to p, above p)", n)
+		}
+		return nil
+	}
+	if err := s.buildTopK(ctx, part); err != nil {
+		t.Fatal(err)
+	}
+	s.topk.hook = nil
+	v := viewOf(t, s, part)
+	if v.base().watermark != p || len(v.tails()) != 1 || v.tails()[0].lo != p+1 {
+		t.Fatalf("after the whole build: base up to %d, tails %+v; want base up to %d and one tail above", v.base().watermark, v.tails(), p)
+	}
+	if n := queryInt(t, s, `SELECT count(DISTINCT gen) FROM topk_postings WHERE part = ?`, part); n != 2 {
+		t.Fatalf("%d generations of postings, want 2", n)
+	}
+	sameAsFTS5(t, s, "w", r, 20)
+	checkOracle(t, s, "w", docs, r, 10)
+
+	// A tail started before a whole build that switches first: dropped.
+	topkCreate(t, s, "w", r, 15, docs)
+	s.topk.hook = func(step string) error {
+		if step != "start" || inside {
+			return nil
+		}
+		inside = true
+		defer func() { inside = false }()
+		return s.buildTopK(ctx, part)
+	}
+	built, err := s.buildTail(ctx, part, viewOf(t, s, part).watermark)
+	s.topk.hook = nil
+	if err != nil || built {
+		t.Fatalf("superseded tail: built %v, %v", built, err)
+	}
+	v = viewOf(t, s, part)
+	if len(v.tails()) != 0 || v.watermark != queryInt(t, s, `SELECT max(pk) FROM contexts`) {
+		t.Fatalf("after the whole build: %+v", v)
+	}
+	if n := queryInt(t, s, `SELECT count(DISTINCT gen) FROM topk_postings WHERE part = ?`, part); n != 1 {
+		t.Fatalf("%d generations of postings, want 1", n)
+	}
+	sameAsFTS5(t, s, "w", r, 20)
+	rep, err := s.Check(ctx, contextd.CheckOptions{Full: true})
+	if err != nil || !rep.OK {
+		t.Fatalf("check: %+v %v", rep, err)
+	}
+}
