@@ -333,11 +333,11 @@ type topkState struct {
 	running map[int64]bool  // partitions whose whole build the builder started
 	flying  map[int64]int   // generations being built (not to be dropped) -> builds
 	wg      sync.WaitGroup  // whole builds the builder started
-	off     atomic.Bool  // searches take the FTS5 path (benchmarks compare)
-	served  atomic.Int64 // searches answered from the index
-	colsOff atomic.Bool  // filtered searches seek rows (benchmarks compare)
-	colsHit atomic.Int64 // filtered searches answered with the columns
-	colMu   sync.Mutex   // loading
+	off     atomic.Bool     // searches take the FTS5 path (benchmarks compare)
+	served  atomic.Int64    // searches answered from the index
+	colsOff atomic.Bool     // filtered searches seek rows (benchmarks compare)
+	colsHit atomic.Int64    // filtered searches answered with the columns
+	colMu   sync.Mutex      // loading
 	loading map[colKey]*colEntry
 	hook    func(step string) error // tests: a build stops with its error at a step
 }
