@@ -186,18 +186,17 @@ func (s *Store) topkPlanOf(ctx context.Context, part int64) (topkPlan, error) {
 			first++
 		}
 		tails, dirty = tails[first:], append(dirty[:1], dirty[1+first:]...)
-		// Changed rows of tails: the longest run of newest tails where they
-		// pass tailRows + 1% is built again.
+		// Changed rows of tails: the shortest run of newest tails where they
+		// pass tailRows + 1% of its rows is built again (so a changed row
+		// costs at most ~100 rows tokenized again).
 		var d, n int64
 		for k := len(tails) - 1; k >= 0; k-- {
 			d += dirty[k+1]
 			n += tails[k].docs
 			if d >= tailRows+n/100 {
 				plan = topkPlan{kind: buildTail, from: tails[k].lo - 1, why: "changed rows"}
+				return nil
 			}
-		}
-		if plan.kind != buildNone {
-			return nil
 		}
 		// tailFanout tails of the newest one's level: merged.
 		if len(tails) >= tailFanout {
