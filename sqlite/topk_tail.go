@@ -339,6 +339,11 @@ func (s *Store) buildTail(ctx context.Context, part, from int64) (bool, error) {
 		if _, err := tt.c.ExecContext(bg, `BEGIN`); err != nil {
 			return err
 		}
+		ins, err := tt.c.PrepareContext(bg, `INSERT INTO t (rowid, title, content) VALUES (?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
 		rows, err := tx.QueryContext(ctx, `SELECT pk, title, content FROM contexts WHERE pk BETWEEN ? AND ?`, from+1, pending)
 		if err != nil {
 			return err
@@ -352,7 +357,7 @@ func (s *Store) buildTail(ctx context.Context, part, from int64) (bool, error) {
 			if err := rows.Scan(&pk, &title, &content); err != nil {
 				return err
 			}
-			if _, err := tt.c.ExecContext(ctx, `INSERT INTO t (rowid, title, content) VALUES (?, ?, ?)`, pk, string(title), string(content)); err != nil {
+			if _, err := ins.ExecContext(ctx, pk, string(title), string(content)); err != nil {
 				return err
 			}
 		}
