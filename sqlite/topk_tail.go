@@ -27,16 +27,17 @@ import (
 //     that the snapshot saw cleared.
 //   - Tails are merged size-tiered: when the newest tailFanout tails are of
 //     one level (level = log base tailFanout of rows spanned / tailRows),
-//     they are built again as one tail, from their rows. A row is so built
-//     at most a few times (once per level) before a whole build takes it in.
+//     their posting lists are concatenated into one tail (topk_merge.go), no
+//     row read. A posting is so copied at most a few times (once per level)
+//     before a whole build takes it in.
 //   - A whole build runs only when the tails together hold half as many
 //     rows as the base (so its cost, proportional to the base, is spread
 //     over at least base/2 written rows), or when changed rows of the base
 //     pass 1,000 + 1% of it, as before. Changed rows of tails are cleared by
 //     merging the tails that hold them when they pass tailRows + 1%.
 //
-// So the index's upkeep per written row is bounded by a constant (a few
-// tokenizations, plus its share of whole builds), and searches read at most
+// So the index's upkeep per written row is bounded by a constant (one
+// tokenization, a few copies of its postings, its share of whole builds), and searches read at most
 // about tailRows new rows (and those written during a round) from FTS5.
 
 // Tail policy.
@@ -114,6 +115,7 @@ const (
 	buildNone  = iota
 	buildWhole // the base, from the shard's vocabulary (topk_build.go)
 	buildTail  // a tail from the rows above from
+	buildMerge // the tails above from merged by their lists (topk_merge.go)
 )
 
 // topkPlan is the build a partition needs: kind, and for a tail the pk it
@@ -206,7 +208,7 @@ func (s *Store) topkPlanOf(ctx context.Context, part int64) (topkPlan, error) {
 				k--
 			}
 			if len(tails)-k >= tailFanout {
-				plan = topkPlan{kind: buildTail, from: tails[k].lo - 1, why: "merge"}
+				plan = topkPlan{kind: buildMerge, from: tails[k].lo - 1, why: "merge"}
 				return nil
 			}
 		}
@@ -653,6 +655,12 @@ func (s *Store) topkBuild(ctx context.Context, part int64, plan topkPlan) error 
 			return err
 		}
 		s.log.Info("top-k index tail built", "partition", part, "why", plan.why, "after", plan.from&pkMask, "took", time.Since(start))
+	case buildMerge:
+		merged, err := s.mergeTails(ctx, part, plan.from)
+		if err != nil || !merged {
+			return err
+		}
+		s.log.Info("top-k index tails merged", "partition", part, "after", plan.from&pkMask, "took", time.Since(start))
 	default:
 		return nil
 	}

@@ -56,6 +56,18 @@ func tailAfter(t *testing.T, s *Store, part, from int64) {
 	}
 }
 
+// mergeAfter concatenates the tails above from, and says so.
+func mergeAfter(t *testing.T, s *Store, part, from int64) {
+	t.Helper()
+	merged, err := s.mergeTails(context.Background(), part, from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !merged {
+		t.Fatal("no tails merged")
+	}
+}
+
 // queryInt runs a one-number query on a read snapshot.
 func queryInt(t *testing.T, s *Store, q string, args ...any) int64 {
 	t.Helper()
@@ -174,6 +186,14 @@ func TestTopKTails(t *testing.T) {
 			if got := len(viewOf(t, s, part).tails()); got != k+1 {
 				t.Fatalf("merge: %d tails, want %d", got, k+1)
 			}
+		} else if round%3 == 1 {
+			tailAfter(t, s, part, v.watermark)
+			tails := viewOf(t, s, part).tails()
+			k := r.IntN(len(tails) - 1)
+			mergeAfter(t, s, part, tails[k].lo-1) // concatenates tails k..
+			if got := len(viewOf(t, s, part).tails()); got != k+1 {
+				t.Fatalf("merge: %d tails, want %d", got, k+1)
+			}
 		} else {
 			tailAfter(t, s, part, v.watermark)
 		}
@@ -217,6 +237,11 @@ func TestTopKTails(t *testing.T) {
 		checkOracle(t, s, "solo", docs, r, 20)
 		v := viewOf(t, s, part)
 		switch round % 3 {
+		case 1: // concatenate every tail: their changed rows stay recorded
+			tailAfter(t, s, part, v.watermark)
+			if len(viewOf(t, s, part).tails()) >= 2 {
+				mergeAfter(t, s, part, v.base().watermark)
+			}
 		case 2: // merge every tail: their changed rows are cleared
 			tailAfter(t, s, part, v.base().watermark)
 			v = viewOf(t, s, part)
@@ -280,10 +305,13 @@ func TestTopKTailPlan(t *testing.T) {
 	topkCreate(t, s, "p", r, 10, nil)
 	tailAfter(t, s, part, viewOf(t, s, part).watermark)
 	v := viewOf(t, s, part)
-	if p := plan(); p.kind != buildTail || p.from != v.base().watermark {
+	if p := plan(); p.kind != buildMerge || p.from != v.base().watermark {
 		t.Fatalf("%d tails of level 0: %+v, want a merge after %d", len(v.tails()), p, v.base().watermark)
 	}
-	tailAfter(t, s, part, v.base().watermark)
+	mergeAfter(t, s, part, v.base().watermark)
+	if n := len(viewOf(t, s, part).tails()); n != 1 {
+		t.Fatalf("%d tails after the merge", n)
+	}
 	topkCreate(t, s, "p", r, tailRows, nil)
 	v = viewOf(t, s, part)
 	if p := plan(); p.kind != buildTail || p.from != v.watermark {
@@ -307,7 +335,7 @@ func TestTopKTailPlan(t *testing.T) {
 // the stopped one left.
 func TestTopKTailCrash(t *testing.T) {
 	ctx := context.Background()
-	for _, kind := range []string{"tail", "merge", "whole"} {
+	for _, kind := range []string{"tail", "merge", "concat", "whole"} {
 		for _, step := range []string{"start", "postings", "switch"} {
 			t.Run(kind+"/"+step, func(t *testing.T) {
 				dir := t.TempDir()
@@ -346,6 +374,8 @@ func TestTopKTailCrash(t *testing.T) {
 					_, err = s.buildTail(ctx, part, v.watermark)
 				case "merge":
 					_, err = s.buildTail(ctx, part, v.base().watermark)
+				case "concat":
+					_, err = s.mergeTails(ctx, part, v.base().watermark)
 				default:
 					err = s.buildTopK(ctx, part)
 				}
@@ -488,6 +518,12 @@ func TestTopKTailsBesideWholeBuild(t *testing.T) {
 		topkCreate(t, s, "w", r, 10, docs)
 		tailAfter(t, s, part, viewOf(t, s, part).watermark)
 		tailAfter(t, s, part, p) // a merge above p
+		topkCreate(t, s, "w", r, 5, docs)
+		tailAfter(t, s, part, viewOf(t, s, part).watermark)
+		if merged, err := s.mergeTails(ctx, part, v.base().watermark); err != nil || merged {
+			t.Errorf("tails below p concatenated beside the whole build: %v %v", merged, err)
+		}
+		mergeAfter(t, s, part, p)
 		// A merge from below p stops at p too, and keeps the tails above.
 		tailAfter(t, s, part, v.base().watermark)
 		if n := len(viewOf(t, s, part).tails()); n != 2 {
