@@ -87,8 +87,10 @@ func (s *Store) mergeTails(ctx context.Context, part, from int64) (bool, error) 
 	lo := rangeOf(part).lo
 	w := &postingWriter{ctx: ctx, s: s, part: part, gen: gen}
 	err = s.read(ctx, "top-k index: merge", func(tx *conn) error {
+		// The list of generations drives (CROSS JOIN): a range of the
+		// primary key per tail, not a scan of the partition's postings.
 		rows, err := tx.QueryContext(ctx, `SELECT p.term, p.postings FROM json_each(?) AS j
-			JOIN topk_postings p ON p.part = ? AND p.gen = j.value ORDER BY p.term, j.key`, idList(gens), part)
+			CROSS JOIN topk_postings p ON p.part = ? AND p.gen = j.value ORDER BY p.term, j.key`, idList(gens), part)
 		if err != nil {
 			return err
 		}
