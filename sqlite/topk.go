@@ -35,11 +35,18 @@ import (
 //     scored with the same formula (the hits per column come from FTS5's
 //     highlight(), the length from its _docsize table). So a search sees
 //     exactly the committed rows, like the FTS5 path.
+//   - Rows added since are taken in by small tail segments (topk_tail.go),
+//     built from the new rows alone, each covering the pk range above the
+//     one before: a term's postings over the base and its tails are their
+//     lists one after the other, in pk order.
 //   - Scores are FTS5's BM25 (k1 1.2, b 0.75, title 4, content 1) over the
 //     tenant's own statistics (rows, average length and each term's row count
-//     in the segment), where FTS5 counts them over its shard, which may hold
-//     other tenants: no signal crosses tenants. The statistics are those of
-//     the last build, until the next.
+//     in the segments), where FTS5 counts them over its shard, which may hold
+//     other tenants: no signal crosses tenants. The statistics are the sums
+//     over the partition's segments (base and tails: rows, tokens, and each
+//     term's row count) as each was when it was built, until the next build;
+//     with no change to rows a segment holds, they are exactly those a whole
+//     rebuild would count.
 //   - Every match is visited (the total is exact), but a visit is a merge
 //     step over decoded lists held in a bounded cache, not a b-tree seek.
 //
@@ -70,9 +77,12 @@ func bm25TF(w, d, avgdl float64) float64 {
 	return (w * (bm25K1 + 1.0)) / (w + bm25K1*(1-bm25B+bm25B*d/avgdl))
 }
 
-// segment is the row of topk_segments a search uses.
+// segment is a segment of the index a search uses: the base (a row of
+// topk_segments) or a tail (a row of topk_tails). It holds the rows with pk
+// in [lo, watermark]; its lists are encoded from the partition's first pk.
 type segment struct {
 	part, gen, watermark int64
+	lo                   int64
 	docs, tokens         int64
 }
 
@@ -96,7 +106,9 @@ type encodedList struct {
 
 func (p *encodedList) bytes() int64 { return int64(len(p.data)) + 96 }
 
-// postingIter walks an encodedList: pk and tf are the current row's.
+// postingIter walks the encodedLists of a term in the segments of a view,
+// one after the other (their pk ranges ascend): pk and tf are the current
+// row's.
 type postingIter struct {
 	data  []byte
 	left  int64
@@ -104,18 +116,28 @@ type postingIter struct {
 	pk    int64
 	tf    float64
 	done  bool
+	lo    int64          // where every list's deltas start
+	more  []*encodedList // the lists after the current one
 }
 
-func newPostingIter(l *encodedList, lo int64, avgdl float64) (postingIter, error) {
-	it := postingIter{data: l.data, left: l.df, avgdl: avgdl, pk: lo}
+func newPostingIter(lists []*encodedList, lo int64, avgdl float64) (postingIter, error) {
+	it := postingIter{avgdl: avgdl, pk: lo, lo: lo, more: lists}
 	return it, it.next()
 }
 
 // next moves to the next row, or sets done.
 func (it *postingIter) next() error {
-	if it.left == 0 {
-		it.done = true
-		return nil
+	for it.left == 0 {
+		if len(it.more) == 0 {
+			it.done = true
+			return nil
+		}
+		if len(it.data) != 0 {
+			return errBadPostings // a list longer than its count
+		}
+		l := it.more[0]
+		it.more = it.more[1:]
+		it.data, it.left, it.pk = l.data, l.df, it.lo
 	}
 	var v [3]uint64
 	for j := range v {
@@ -159,7 +181,7 @@ func decodePostings(b []byte, lo int64, avgdl float64) (*postingList, error) {
 		return nil, err
 	}
 	p := &postingList{df: l.df, pks: make([]int64, 0, l.df), tf: make([]float64, 0, l.df)}
-	it, err := newPostingIter(l, lo, avgdl)
+	it, err := newPostingIter([]*encodedList{l}, lo, avgdl)
 	for ; err == nil && !it.done; err = it.next() {
 		p.pks = append(p.pks, it.pk)
 		p.tf = append(p.tf, it.tf)
@@ -196,8 +218,39 @@ type postingCache struct {
 	mu     sync.Mutex
 	m      map[postingKey]*encodedList
 	cols   map[colKey]*docColumns
+	live   map[int64]map[int64]bool // partition -> the generations of its view, once a build set them
 	size   int64
 	budget int64
+}
+
+// setLive records the generations of a partition's view (after a build
+// switched it) and drops the columns of its other generations: no new
+// search reads them.
+func (c *postingCache) setLive(part int64, gens []int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	live := map[int64]bool{}
+	for _, g := range gens {
+		live[g] = true
+	}
+	if c.live == nil {
+		c.live = map[int64]map[int64]bool{}
+	}
+	c.live[part] = live
+	for key, old := range c.cols {
+		if key.part == part && !live[key.gen] {
+			delete(c.cols, key)
+			c.size -= old.bytes()
+		}
+	}
+}
+
+func maxGen(live map[int64]bool) int64 {
+	var m int64
+	for g := range live {
+		m = max(m, g)
+	}
+	return m
 }
 
 func (c *postingCache) get(k postingKey) *encodedList {
@@ -247,16 +300,16 @@ func (c *postingCache) getCols(k colKey) *docColumns {
 	return c.cols[k]
 }
 
-// putCols adds a generation's columns, and drops the partition's older
-// generations' (no search reads them once a newer one is loaded).
+// putCols adds a generation's columns, unless a newer view of the
+// partition no longer has it (a search on an older snapshot read them).
 func (c *postingCache) putCols(k colKey, v *docColumns) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for key, old := range c.cols {
-		if key == k || (key.part == k.part && key.gen < k.gen) {
-			delete(c.cols, key)
-			c.size -= old.bytes()
-		}
+	if live := c.live[k.part]; live != nil && !live[k.gen] && k.gen < maxGen(live) {
+		return
+	}
+	if old := c.cols[k]; old != nil {
+		c.size -= old.bytes()
 	}
 	c.cols[k] = v
 	c.size += v.bytes()
@@ -272,14 +325,31 @@ type topkState struct {
 	kick    chan struct{}
 	stop    chan struct{}
 	done    chan struct{}
-	mu      sync.Mutex // one build at a time (the builder, reindex, tests)
+	whole   sync.Mutex // one whole build at a time (the builder, reindex, tests)
+	tail    sync.Mutex // one tail build at a time
+	mu      sync.Mutex // a build's start and switch, and what follows
 	last    map[int64]buildRecord
-	off     atomic.Bool  // searches take the FTS5 path (benchmarks compare)
-	served  atomic.Int64 // searches answered from the index
-	colsOff atomic.Bool  // filtered searches seek rows (benchmarks compare)
-	colsHit atomic.Int64 // filtered searches answered with the columns
-	colMu   sync.Mutex   // loading
+	pendP   map[int64]int64 // partition -> pending watermark of its whole build under way
+	running map[int64]bool  // partitions whose whole build the builder started
+	flying  map[int64]int   // generations being built (not to be dropped) -> builds
+	wg      sync.WaitGroup  // whole builds the builder started
+	off     atomic.Bool     // searches take the FTS5 path (benchmarks compare)
+	served  atomic.Int64    // searches answered from the index
+	colsOff atomic.Bool     // filtered searches seek rows (benchmarks compare)
+	colsHit atomic.Int64    // filtered searches answered with the columns
+	colMu   sync.Mutex      // loading
 	loading map[colKey]*colEntry
+	hook    func(step string) error // tests: a build stops with its error at a step
+}
+
+// at runs the test hook at a build's step: "start" (the pending watermark
+// and generation committed), "postings" (a batch of lists committed),
+// "switch" (the new view committed, old generations not yet dropped).
+func (st *topkState) at(step string) error {
+	if st.hook == nil {
+		return nil
+	}
+	return st.hook(step)
 }
 
 // topkWords returns the words of a query the index serves: positive single
@@ -303,7 +373,7 @@ func topkWords(parsed contextd.Query) (words []string, ok bool) {
 
 // loadSegment returns the partition's current segment, if it has one.
 func loadSegment(ctx context.Context, tx *conn, part int64) (segment, bool, error) {
-	g := segment{part: part}
+	g := segment{part: part, lo: part << pkBits}
 	err := tx.QueryRowContext(ctx, `SELECT gen, watermark, docs, tokens FROM topk_segments WHERE part = ? AND gen > 0`, part).
 		Scan(&g.gen, &g.watermark, &g.docs, &g.tokens)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -356,7 +426,7 @@ func (s *Store) topkSearch(ctx context.Context, tx *conn, r pkRange, words []str
 	if s.topk == nil || s.topk.off.Load() || r.lo > r.hi {
 		return nil, 0, false, nil
 	}
-	g, ok, err := loadSegment(ctx, tx, r.lo>>pkBits)
+	v, ok, err := loadView(ctx, tx, r.lo>>pkBits)
 	if err != nil || !ok {
 		return nil, 0, false, err
 	}
@@ -371,21 +441,31 @@ func (s *Store) topkSearch(ctx context.Context, tx *conn, r pkRange, words []str
 		}
 		terms[i] = toks[0]
 	}
-	var cf *colFilter
+	// The filters compiled for each segment's columns; none when a segment
+	// has none (the rows are tested then).
+	var cfs []*colFilter
 	if !tenantOnly && !s.topk.colsOff.Load() {
-		cols, err := s.columns(ctx, tx, g)
-		if err != nil {
-			return nil, 0, false, err
-		}
-		if cols != nil {
-			cf, _ = compileFilter(cols, filters, scopeUser)
+		for _, g := range v.segs {
+			cols, err := s.columns(ctx, tx, g)
+			if err != nil {
+				return nil, 0, false, err
+			}
+			var cf *colFilter
+			if cols != nil {
+				cf, _ = compileFilter(cols, filters, scopeUser)
+			}
+			if cf == nil {
+				cfs = nil
+				break
+			}
+			cfs = append(cfs, cf)
 		}
 	}
-	all, byRow, err := s.topkMatches(ctx, tx, r, g, words, terms, cf)
+	all, byRow, err := s.topkMatches(ctx, tx, r, v, words, terms, cfs)
 	if err != nil {
 		return nil, 0, false, err
 	}
-	if cf != nil {
+	if cfs != nil {
 		passed, err := filterMatches(ctx, tx, byRow, f)
 		if err != nil {
 			return nil, 0, false, err
@@ -405,39 +485,49 @@ func (s *Store) topkSearch(ctx context.Context, tx *conn, r pkRange, words []str
 }
 
 // topkMatches returns every match of the words (whose index terms are terms)
-// among the tenant's rows, scored: the segment's rows not changed since it
-// was built, merged with the rows FTS5 holds past its watermark or changed.
-// With cf, the segment's rows that fail it are left out, and the matches
-// only their rows can decide (those of FTS5 among them) are byRow, not in
-// all.
-func (s *Store) topkMatches(ctx context.Context, tx *conn, r pkRange, g segment, words, terms []string, cf *colFilter) (all, byRow []match, err error) {
-	dirty, err := dirtyRows(ctx, tx, r.lo, g.watermark)
+// among the tenant's rows, scored: the rows of the view's segments not
+// changed since they were built, merged with the rows FTS5 holds past its
+// watermark or changed. With cfs (one per segment), the segments' rows that
+// fail them are left out, and the matches only their rows can decide (those
+// of FTS5 among them) are byRow, not in all.
+func (s *Store) topkMatches(ctx context.Context, tx *conn, r pkRange, v *topkView, words, terms []string, cfs []*colFilter) (all, byRow []match, err error) {
+	dirty, err := dirtyRows(ctx, tx, r.lo, v.watermark)
 	if err != nil {
 		return nil, nil, err
 	}
 	n := len(terms)
-	lists := make([]*encodedList, n)
+	lists := make([][]*encodedList, n)
 	idf := make([]float64, n)
+	size := 0
 	for i, t := range terms {
-		if lists[i], err = s.postings(ctx, tx, g, t); err != nil {
-			return nil, nil, err
+		var df int64
+		for _, g := range v.segs {
+			l, err := s.postings(ctx, tx, g, t)
+			if err != nil {
+				return nil, nil, err
+			}
+			if l.df > 0 {
+				lists[i] = append(lists[i], l)
+				df += l.df
+			}
 		}
-		idf[i] = bm25IDF(g.docs, lists[i].df)
+		size += int(df)
+		idf[i] = bm25IDF(v.docs, df)
 	}
-	fresh, err := freshMatches(ctx, tx, r, g, words, idf, dirty)
+	fresh, err := freshMatches(ctx, tx, r, v, words, idf, dirty)
 	if err != nil {
 		return nil, nil, err
 	}
 	// Merge the lists in pk order; a row's score adds its terms in query
 	// order, as bm25() adds its phrases.
-	size := len(fresh)
+	size += len(fresh)
 	its := make([]postingIter, n)
 	for i, l := range lists {
-		size += int(l.df)
-		if its[i], err = newPostingIter(l, r.lo, g.avgdl()); err != nil {
-			return nil, nil, fmt.Errorf("top-k index: partition %d, term %q: %w", g.part, terms[i], err)
+		if its[i], err = newPostingIter(l, r.lo, v.avgdl()); err != nil {
+			return nil, nil, fmt.Errorf("top-k index: partition %d, term %q: %w", v.part, terms[i], err)
 		}
 	}
+	seg := 0 // the segment of the current row (rows ascend)
 	out := make([]match, 0, size)
 	for {
 		next := int64(math.MaxInt64)
@@ -454,15 +544,22 @@ func (s *Store) topkMatches(ctx context.Context, tx *conn, r pkRange, g segment,
 			if !its[i].done && its[i].pk == next {
 				score += idf[i] * its[i].tf
 				if err := its[i].next(); err != nil {
-					return nil, nil, fmt.Errorf("top-k index: partition %d, term %q: %w", g.part, terms[i], err)
+					return nil, nil, fmt.Errorf("top-k index: partition %d, term %q: %w", v.part, terms[i], err)
 				}
 			}
 		}
 		switch {
 		case dirty[next]:
-		case cf == nil:
+		case cfs == nil:
 			out = append(out, match{next, score})
 		default:
+			for seg < len(cfs)-1 && next > v.segs[seg].watermark {
+				seg++
+			}
+			cf := cfs[seg]
+			if next < cf.c.lo || next > v.segs[seg].watermark {
+				return nil, nil, fmt.Errorf("top-k index: partition %d: row %d outside its segments", v.part, next)
+			}
 			pass, rowTest := cf.test(int(next - cf.c.lo))
 			if pass {
 				out = append(out, match{next, score})
@@ -471,7 +568,7 @@ func (s *Store) topkMatches(ctx context.Context, tx *conn, r pkRange, g segment,
 			}
 		}
 	}
-	if cf != nil {
+	if cfs != nil {
 		return out, append(byRow, fresh...), nil
 	}
 	return append(out, fresh...), nil, nil
@@ -500,11 +597,12 @@ func dirtyRows(ctx context.Context, tx *conn, lo, watermark int64) (map[int64]bo
 // highlight() adds to a column are its hits.
 const hitMark = "\x01"
 
-// freshMatches scores the rows FTS5 holds that the segment does not: pk
-// above its watermark, or dirty. Per word, FTS5 finds them (a MATCH seeked
-// to the rows); a row's hits per column are the marks highlight() adds, its
-// length comes from the _docsize table; the statistics are the segment's.
-func freshMatches(ctx context.Context, tx *conn, r pkRange, g segment, words []string, idf []float64, dirty map[int64]bool) ([]match, error) {
+// freshMatches scores the rows FTS5 holds that the segments do not: pk
+// above the view's watermark, or dirty. Per word, FTS5 finds them (a MATCH
+// seeked to the rows); a row's hits per column are the marks highlight()
+// adds, its length comes from the _docsize table; the statistics are the
+// view's.
+func freshMatches(ctx context.Context, tx *conn, r pkRange, g *topkView, words []string, idf []float64, dirty map[int64]bool) ([]match, error) {
 	stem := contextIndex.at(r).stem
 	avgdl := g.avgdl()
 	base := `SELECT rowid, length(CAST(highlight(` + stem + `, 0, ?1, '') AS BLOB)) - length(CAST(title AS BLOB)),

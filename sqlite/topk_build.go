@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strconv"
@@ -19,9 +18,11 @@ import (
 // a few thousand terms per write transaction, under a new generation that
 // no search reads yet; (3) one write transaction makes that generation the
 // segment and clears the dirty records the snapshot saw; (4) the old
-// generation's rows are deleted. A crash anywhere leaves either the old
-// segment or the new one, with the dirty records that go with it; unfinished
-// generations are cleared by the next build.
+// generations' rows (the old base's, and its tails', topk_tail.go) are
+// deleted. A crash anywhere leaves either the old segment or the new one,
+// with the dirty records that go with it; unfinished generations are
+// cleared by the next build. Generations are handed out by nextGen, never
+// twice in a partition.
 
 // buildRecord is what the builder remembers of a partition's last build.
 type buildRecord struct {
@@ -32,53 +33,20 @@ type buildRecord struct {
 // topkVocab is the fts5vocab table over shard k's stemmed index.
 func topkVocab(k int) string { return "topk_vocab_" + strconv.Itoa(k) }
 
-// topkDue reports whether partition part needs a (new) segment.
-func (s *Store) topkDue(ctx context.Context, part int64) (bool, error) {
-	r := rangeOf(part)
-	var (
-		rows, fresh, dirty, docs int64
-		gen                      int64
-	)
-	err := s.read(ctx, "top-k index: due", func(tx *conn) error {
-		wm := r.lo
-		err := tx.QueryRowContext(ctx, `SELECT gen, watermark, docs FROM topk_segments WHERE part = ?`, part).Scan(&gen, &wm, &docs)
-		if errors.Is(err, sql.ErrNoRows) {
-			err = nil
-		}
-		if err != nil {
-			return err
-		}
-		if gen == 0 {
-			wm = r.lo
-		}
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM contexts WHERE pk > ? AND pk <= ?`, wm, r.hi).Scan(&fresh); err != nil {
-			return err
-		}
-		if gen == 0 {
-			rows = fresh
-			return nil
-		}
-		return tx.QueryRowContext(ctx, `SELECT count(*) FROM topk_dirty WHERE pk BETWEEN ? AND ?`, r.lo, wm).Scan(&dirty)
-	})
-	if err != nil {
-		return false, err
-	}
-	if gen == 0 {
-		return rows >= s.topk.minDocs, nil
-	}
-	// Rebuild when the rows FTS5 answers for pass 1,000 plus 1% of the
-	// segment: their cost per search follows their number.
-	return fresh+dirty >= 1000+docs/100, nil
-}
-
 // buildTopK builds a new segment of partition part (the steps above).
 func (s *Store) buildTopK(ctx context.Context, part int64) error {
-	s.topk.mu.Lock()
-	defer s.topk.mu.Unlock()
+	st := s.topk
+	st.whole.Lock()
+	defer st.whole.Unlock()
 	r := rangeOf(part)
 	shard := shardOf(r.lo)
+	if err := s.dropUnused(ctx, part); err != nil {
+		return err
+	}
 	var pending, gen int64
-	// (1) The pending watermark; an unfinished generation's rows go.
+	// (1) The pending watermark and the generation. Tail builds meanwhile
+	// stop at pending (topk_tail.go).
+	st.mu.Lock()
 	err := s.write(ctx, "top-k index: start", func(tx *conn) error {
 		if _, err := tx.c.ExecContext(context.WithoutCancel(ctx), `CREATE VIRTUAL TABLE IF NOT EXISTS `+topkVocab(shard)+
 			` USING fts5vocab (`+ftsName(contextIndex.stem, shard)+`, 'instance')`); err != nil {
@@ -90,42 +58,30 @@ func (s *Store) buildTopK(ctx context.Context, part int64) error {
 		if pending == 0 {
 			return nil
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO topk_segments (part, pending) VALUES (?1, ?2)
-			ON CONFLICT (part) DO UPDATE SET pending = max(pending, ?2)`, part, pending); err != nil {
-			return err
-		}
-		if err := tx.QueryRowContext(ctx, `SELECT gen FROM topk_segments WHERE part = ?`, part).Scan(&gen); err != nil {
-			return err
-		}
-		gen++
-		_, err := tx.ExecContext(ctx, `DELETE FROM topk_postings WHERE part = ? AND gen >= ?`, part, gen)
+		var err error
+		gen, err = nextGen(ctx, tx, part, pending)
 		return err
 	})
+	if err == nil && pending > 0 {
+		st.pendP[part] = pending
+		st.flying[gen]++
+		defer func() {
+			st.mu.Lock()
+			delete(st.pendP, part)
+			st.land(gen)
+			st.mu.Unlock()
+		}()
+	}
+	st.mu.Unlock()
 	if err != nil || pending == 0 {
 		return err
 	}
-	// (2) The posting lists, on one snapshot.
-	var (
-		maxN, docs, tokens int64
-		batch              []postingRow
-		batchBytes         int
-	)
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		rows := batch
-		batch, batchBytes = nil, 0
-		return s.write(ctx, "top-k index: postings", func(tx *conn) error {
-			for _, p := range rows {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO topk_postings (part, gen, term, df, postings) VALUES (?, ?, ?, ?, ?)`,
-					part, gen, p.term, p.df, p.blob); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+	if err := s.topk.at("start"); err != nil {
+		return err
 	}
+	// (2) The posting lists, on one snapshot.
+	var maxN, docs, tokens int64
+	w := &postingWriter{ctx: ctx, s: s, part: part, gen: gen}
 	err = s.read(ctx, "top-k index: build", func(tx *conn) error {
 		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(n), 0) FROM topk_dirty`).Scan(&maxN); err != nil {
 			return err
@@ -167,73 +123,48 @@ func (s *Store) buildTopK(ctx context.Context, part int64) error {
 			return err
 		}
 		defer rows.Close()
-		var (
-			term      string
-			pks       []int64
-			ws, ds    []uint32
-			buf       []byte
-			rawTerm   sql.RawBytes
-			rawCol    sql.RawBytes
-			pk, lastP int64
-		)
-		emit := func() error {
-			if len(pks) == 0 {
-				return nil
-			}
-			buf = encodePostings(buf, r.lo, pks, ws, ds)
-			batch = append(batch, postingRow{term: term, df: int64(len(pks)), blob: append([]byte(nil), buf...)})
-			batchBytes += len(buf) + len(term)
-			pks, ws, ds = pks[:0], ws[:0], ds[:0]
-			if batchBytes >= 4<<20 || len(batch) >= 5000 {
-				return flush()
-			}
-			return nil
-		}
-		for rows.Next() {
-			if err := rows.Scan(&rawTerm, &pk, &rawCol); err != nil {
-				return err
-			}
-			if string(rawTerm) != term {
-				if err := emit(); err != nil {
-					return err
-				}
-				term, lastP = string(rawTerm), 0
-			}
-			w := uint32(contentWeight)
-			if string(rawCol) == "title" {
-				w = titleWeight
-			}
-			if pk != lastP {
-				pks, ws, ds = append(pks, pk), append(ws, 0), append(ds, size[pk&pkMask])
-				lastP = pk
-			}
-			ws[len(ws)-1] += w
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		return emit()
+		return collectPostings(rows, r.lo, func(pk int64) uint32 { return size[pk&pkMask] }, w.add)
 	})
 	if err == nil {
-		err = flush()
+		err = w.flush()
 	}
 	if err != nil || docs == 0 {
 		return err
 	}
-	// (3) The switch.
+	// (3) The switch: the base replaces the tails at or below pending; those
+	// built since above it (none straddles it) stay.
+	var live []int64
+	st.mu.Lock()
 	err = s.write(ctx, "top-k index: switch", func(tx *conn) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE topk_segments SET gen = ?, watermark = ?, docs = ?, tokens = ?, built_at = ? WHERE part = ?`,
 			gen, pending, docs, tokens, s.clock().UnixNano(), part); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM topk_dirty WHERE pk BETWEEN ? AND ? AND n <= ?`, r.lo, r.hi, maxN)
-		return err
+		if _, err := tx.ExecContext(ctx, `DELETE FROM topk_tails WHERE part = ? AND lo <= ?`, part, pending); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM topk_dirty WHERE pk BETWEEN ? AND ? AND n <= ?`, r.lo, pending, maxN); err != nil {
+			return err
+		}
+		v, ok, err := loadView(ctx, tx, part) // checks the tails left follow
+		if err != nil || !ok {
+			return errors.Join(err, errors.New("no base segment"))
+		}
+		live = v.gens()
+		return nil
 	})
+	if err == nil {
+		st.cache.setLive(part, live)
+	}
+	st.mu.Unlock()
 	if err != nil {
 		return err
 	}
+	if err := s.topk.at("switch"); err != nil {
+		return err
+	}
 	// (4) The old generations.
-	return s.dropGenerations(ctx, part, gen)
+	return s.dropUnused(ctx, part)
 }
 
 // postingRow is one term's posting list, to be written.
@@ -243,14 +174,14 @@ type postingRow struct {
 	blob []byte
 }
 
-// dropGenerations deletes the posting lists of partition part older than
-// gen, a few thousand at a time (each batch a short write).
-func (s *Store) dropGenerations(ctx context.Context, part, gen int64) error {
+// dropGeneration deletes the posting lists of generation gen of partition
+// part, a few thousand at a time (each batch a short write).
+func (s *Store) dropGeneration(ctx context.Context, part, gen int64) error {
 	for {
 		var n int64
 		err := s.write(ctx, "top-k index: drop", func(tx *conn) error {
 			res, err := tx.ExecContext(ctx, `DELETE FROM topk_postings WHERE (part, gen, term) IN
-				(SELECT part, gen, term FROM topk_postings WHERE part = ? AND gen < ? LIMIT 5000)`, part, gen)
+				(SELECT part, gen, term FROM topk_postings WHERE part = ? AND gen = ? LIMIT 5000)`, part, gen)
 			if err != nil {
 				return err
 			}
@@ -267,11 +198,13 @@ func (s *Store) dropGenerations(ctx context.Context, part, gen int64) error {
 const topkInterval = 2 * time.Second
 
 // runTopK is the background builder: every topkInterval (or when kicked) it
-// builds the segments that are due, one at a time, and waits twice a
-// partition's last build time before building it again, so that builds take
-// at most a third of a core.
+// builds the tails that are due, one at a time, and starts the whole build
+// that is due beside them (one at a time, waiting twice a partition's last
+// whole build time before building it again, so that whole builds take at
+// most a third of a core).
 func (s *Store) runTopK() {
 	defer close(s.topk.done)
+	defer s.topk.wg.Wait() // after cancel: whole builds stop
 	t := time.NewTicker(topkInterval)
 	defer t.Stop()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -321,31 +254,46 @@ func (s *Store) topkRound(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	st := s.topk
 	for _, c := range cands {
-		s.topk.mu.Lock()
-		last, ok := s.topk.last[c.num]
-		s.topk.mu.Unlock()
-		if ok && time.Since(last.at) < 2*last.took {
-			continue
-		}
-		due, err := s.topkDue(ctx, c.num)
-		if err != nil {
-			return err
-		}
-		if !due {
-			continue
-		}
-		start := time.Now()
-		if err := s.buildTopK(ctx, c.num); err != nil {
-			return fmt.Errorf("partition %d: %w", c.num, err)
-		}
-		took := time.Since(start)
-		s.topk.mu.Lock()
-		s.topk.last[c.num] = buildRecord{at: time.Now(), took: took}
-		s.topk.mu.Unlock()
-		s.log.Info("top-k index segment built", "partition", c.num, "took", took)
-		if err := s.warmColumns(ctx, []int64{c.num}); err != nil {
-			return fmt.Errorf("partition %d: filter columns: %w", c.num, err)
+		// A few builds in a row: a tail, then the merge it makes due.
+		for range 4 {
+			plan, err := s.topkPlanOf(ctx, c.num)
+			if err != nil {
+				return err
+			}
+			if plan.kind == buildNone {
+				break
+			}
+			if plan.kind == buildWhole {
+				// One whole build at a time, beside this loop (tails are
+				// built meanwhile), each waiting twice the partition's last
+				// one's time.
+				st.mu.Lock()
+				last, ok := st.last[c.num]
+				start := len(st.running) == 0 && (!ok || time.Since(last.at) >= 2*last.took)
+				if start {
+					st.running[c.num] = true
+					st.wg.Add(1)
+				}
+				st.mu.Unlock()
+				if !start {
+					break
+				}
+				go func(part int64) {
+					defer st.wg.Done()
+					if err := s.topkBuild(ctx, part, plan); err != nil && ctx.Err() == nil {
+						s.log.Warn("top-k index build", "partition", part, "err", err)
+					}
+					st.mu.Lock()
+					delete(st.running, part)
+					st.mu.Unlock()
+				}(c.num)
+				continue
+			}
+			if err := s.topkBuild(ctx, c.num, plan); err != nil {
+				return fmt.Errorf("partition %d: %w", c.num, err)
+			}
 		}
 	}
 	return nil
@@ -376,6 +324,9 @@ func (s *Store) startTopK(ctx context.Context, opts Options) error {
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 		last:    map[int64]buildRecord{},
+		pendP:   map[int64]int64{},
+		running: map[int64]bool{},
+		flying:  map[int64]int{},
 	}
 	go s.runTopK()
 	return nil

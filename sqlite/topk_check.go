@@ -10,26 +10,37 @@ import (
 	"github.com/contextd/contextd"
 )
 
-// checkTopK checks the top-k index's segments against the rows (one read
-// snapshot): every row a segment was built from is still a row, unless it
-// is recorded as changed (rows: a segment's rows now, plus its deleted ones,
-// make its count); and, with full, that every posting list decodes, is in
-// order, inside its partition and up to its watermark, with its document
+// checkTopK checks the top-k index's segments (bases and tails) against the
+// rows (one read snapshot): a partition's tails follow its base and each
+// other without gap or overlap; every row a segment was built from is still
+// a row, unless it is recorded as changed (rows: a segment's rows now, plus
+// its deleted ones, make its count); and, with full, that every posting
+// list decodes, is in order, inside its segment's range, with its document
 // frequency, and that the filter columns held in memory agree with the
 // rows (checkColumns). A store without segments has no items.
 func (s *Store) checkTopK(ctx context.Context, c *conn, full bool) ([]contextd.CheckItem, error) {
 	rowsIt := contextd.CheckItem{Name: "top-k index rows", OK: true}
 	listsIt := contextd.CheckItem{Name: "top-k index postings", OK: true}
 	var segs []segment
-	rows, err := c.QueryContext(ctx, `SELECT part, gen, watermark, docs, tokens FROM topk_segments WHERE gen > 0`)
+	rows, err := c.QueryContext(ctx, `SELECT part, gen, watermark, docs, tokens, 0, 0 FROM topk_segments WHERE gen > 0
+		UNION ALL SELECT part, gen, watermark, docs, tokens, lo, 1 FROM topk_tails ORDER BY 1, 7, 6`)
 	if err != nil {
 		return nil, err
 	}
+	var bad, badLists []string
 	for rows.Next() {
-		var g segment
-		if err := rows.Scan(&g.part, &g.gen, &g.watermark, &g.docs, &g.tokens); err != nil {
+		var (
+			g    segment
+			tail bool
+		)
+		if err := rows.Scan(&g.part, &g.gen, &g.watermark, &g.docs, &g.tokens, &g.lo, &tail); err != nil {
 			rows.Close()
 			return nil, err
+		}
+		if !tail {
+			g.lo = g.part << pkBits
+		} else if n := len(segs); n == 0 || segs[n-1].part != g.part || segs[n-1].watermark+1 != g.lo || g.watermark < g.lo {
+			bad = append(bad, fmt.Sprintf("partition %d: the tail [%d, %d] does not follow its base and tails", g.part, g.lo&pkMask, g.watermark&pkMask))
 		}
 		segs = append(segs, g)
 	}
@@ -40,21 +51,24 @@ func (s *Store) checkTopK(ctx context.Context, c *conn, full bool) ([]contextd.C
 	if len(segs) == 0 {
 		return nil, nil // no segment: nothing to report
 	}
-	var bad, badLists []string
 	for _, g := range segs {
 		lo := g.part << pkBits
+		what := "segment"
+		if g.lo != lo {
+			what = fmt.Sprintf("tail [%d, %d]", g.lo&pkMask, g.watermark&pkMask)
+		}
 		var now, gone int64
-		if err := c.QueryRowContext(ctx, `SELECT count(*) FROM contexts WHERE pk BETWEEN ? AND ?`, lo, g.watermark).Scan(&now); err != nil {
+		if err := c.QueryRowContext(ctx, `SELECT count(*) FROM contexts WHERE pk BETWEEN ? AND ?`, g.lo, g.watermark).Scan(&now); err != nil {
 			return nil, err
 		}
 		if err := c.QueryRowContext(ctx, `SELECT count(*) FROM topk_dirty d WHERE d.pk BETWEEN ? AND ?
-			AND NOT EXISTS (SELECT 1 FROM contexts c WHERE c.pk = d.pk)`, lo, g.watermark).Scan(&gone); err != nil {
+			AND NOT EXISTS (SELECT 1 FROM contexts c WHERE c.pk = d.pk)`, g.lo, g.watermark).Scan(&gone); err != nil {
 			return nil, err
 		}
 		rowsIt.Rows += now
 		rowsIt.Indexed += g.docs
 		if now+gone != g.docs {
-			bad = append(bad, fmt.Sprintf("partition %d: the segment holds %d rows, the table %d of them (%d deleted since)", g.part, g.docs, now, gone))
+			bad = append(bad, fmt.Sprintf("partition %d: the %s holds %d rows, the table %d of them (%d deleted since)", g.part, what, g.docs, now, gone))
 		}
 		if !full {
 			continue
@@ -76,11 +90,13 @@ func (s *Store) checkTopK(ctx context.Context, c *conn, full bool) ([]contextd.C
 			p, err := decodePostings(blob, lo, g.avgdl())
 			switch {
 			case err != nil:
-				badLists = append(badLists, fmt.Sprintf("partition %d, term %q: %v", g.part, term, err))
+				badLists = append(badLists, fmt.Sprintf("partition %d, %s, term %q: %v", g.part, what, term, err))
 			case p.df != df || df > g.docs:
-				badLists = append(badLists, fmt.Sprintf("partition %d, term %q: %d rows, df %d", g.part, term, p.df, df))
+				badLists = append(badLists, fmt.Sprintf("partition %d, %s, term %q: %d rows, df %d", g.part, what, term, p.df, df))
 			case len(p.pks) > 0 && p.pks[len(p.pks)-1] > g.watermark:
-				badLists = append(badLists, fmt.Sprintf("partition %d, term %q: a row past the watermark", g.part, term))
+				badLists = append(badLists, fmt.Sprintf("partition %d, %s, term %q: a row past the watermark", g.part, what, term))
+			case len(p.pks) > 0 && p.pks[0] < g.lo:
+				badLists = append(badLists, fmt.Sprintf("partition %d, %s, term %q: a row before the segment", g.part, what, term))
 			}
 			if len(badLists) >= maxCheckMessages {
 				break
@@ -129,7 +145,7 @@ func (s *Store) checkColumns(ctx context.Context, c *conn, segs []segment) (cont
 		if held == nil {
 			continue // over the budget: searches test rows
 		}
-		dirty, err := dirtyRows(ctx, c, g.part<<pkBits, g.watermark)
+		dirty, err := dirtyRows(ctx, c, g.lo, g.watermark)
 		if err != nil {
 			return it, err
 		}

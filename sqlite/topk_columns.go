@@ -250,7 +250,7 @@ func (b *setBuilder) id(codes []uint32) uint32 {
 // snapshot of tx.
 func loadColumns(ctx context.Context, tx *conn, g segment) (*docColumns, error) {
 	start := time.Now()
-	lo := g.part << pkBits
+	lo := g.lo
 	n := int(g.watermark-lo) + 1
 	var (
 		flags             = make([]byte, n)
@@ -632,9 +632,9 @@ func (v colsRowValues) equal(w colsRowValues) bool {
 		v.created == w.created && slices.Equal(v.tags, w.tags) && slices.Equal(v.meta, w.meta) && v.metaByRow == w.metaByRow
 }
 
-// warmColumns reads the filter columns of the partitions' segments (all
-// when parts is nil) before a search needs them: after a build, and when
-// the store opens.
+// warmColumns reads the filter columns of the partitions' segments (base
+// and tails; all partitions when parts is nil) before a search needs them:
+// after a build, and when the store opens.
 func (s *Store) warmColumns(ctx context.Context, parts []int64) error {
 	return s.read(ctx, "top-k index: filter columns", func(tx *conn) error {
 		if parts == nil {
@@ -656,15 +656,17 @@ func (s *Store) warmColumns(ctx context.Context, parts []int64) error {
 			}
 		}
 		for _, p := range parts {
-			g, ok, err := loadSegment(ctx, tx, p)
+			v, ok, err := loadView(ctx, tx, p)
 			if err != nil {
 				return err
 			}
 			if !ok {
 				continue
 			}
-			if _, err := s.columns(ctx, tx, g); err != nil {
-				return err
+			for _, g := range v.segs {
+				if _, err := s.columns(ctx, tx, g); err != nil {
+					return err
+				}
 			}
 		}
 		return nil

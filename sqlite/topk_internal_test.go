@@ -159,13 +159,13 @@ func TestTopKMatchesFTS5(t *testing.T) {
 // BuildTopKForTest builds the tenant's segment.
 func BuildTopKForTest(s *Store, tenant string) error { return BuildTopK(s, tenant) }
 
-// oracle ranks the tenant's documents for words by the segment's
-// statistics, from the texts themselves (tokenized by FTS5).
+// oracle ranks the tenant's documents for words by the segments' summed
+// statistics (base and tails), from the texts themselves (tokenized by FTS5).
 func oracle(t *testing.T, s *Store, tenant string, docs map[string]*topkDoc, words []string, keep func(*topkDoc) bool) []match2 {
 	t.Helper()
 	ctx := context.Background()
 	var (
-		g   segment
+		g   *topkView
 		r   pkRange
 		dfs = map[string]int64{}
 	)
@@ -175,23 +175,31 @@ func oracle(t *testing.T, s *Store, tenant string, docs map[string]*topkDoc, wor
 			return err
 		}
 		var ok bool
-		if g, ok, err = loadSegment(ctx, tx, r.lo>>pkBits); err != nil || !ok {
+		if g, ok, err = loadView(ctx, tx, r.lo>>pkBits); err != nil || !ok {
 			return fmt.Errorf("no segment (%v)", err)
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT term, df FROM topk_postings WHERE part = ? AND gen = ?`, g.part, g.gen)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var term string
-			var df int64
-			if err := rows.Scan(&term, &df); err != nil {
+		// The statistics are the sums over the base and its tails.
+		for _, gen := range g.gens() {
+			if err := func() error {
+				rows, err := tx.QueryContext(ctx, `SELECT term, df FROM topk_postings WHERE part = ? AND gen = ?`, g.part, gen)
+				if err != nil {
+					return err
+				}
+				defer rows.Close()
+				for rows.Next() {
+					var term string
+					var df int64
+					if err := rows.Scan(&term, &df); err != nil {
+						return err
+					}
+					dfs[term] += df
+				}
+				return rows.Err()
+			}(); err != nil {
 				return err
 			}
-			dfs[term] = df
 		}
-		return rows.Err()
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
