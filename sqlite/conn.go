@@ -86,6 +86,8 @@ type conn struct {
 	// rowBuf the row it reads into.
 	raw    map[string]driver.Stmt
 	rowBuf []driver.Value
+	// direct are the C API statements of queryRows (directread.go).
+	direct directConn
 }
 
 // maxStmts bounds the statements kept per connection. Statement shapes are
@@ -175,6 +177,7 @@ func (c *conn) closeStmts() {
 func (c *conn) close() error {
 	c.closeStmts()
 	c.closeRaw()
+	c.closeDirect()
 	err := c.c.Close()
 	if errors.Is(err, sql.ErrConnDone) {
 		err = nil
