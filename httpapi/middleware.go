@@ -336,6 +336,9 @@ func (s *server) timeout(next http.Handler) http.Handler {
 func (s *server) route(w http.ResponseWriter, r *http.Request) {
 	st := stateFrom(r.Context())
 	if st != nil && st.matched { // observe has matched it (the request is unchanged since)
+		if st.route == fastGetRoute && s.serveFastGet(w, r) {
+			return
+		}
 		s.mux.ServeHTTP(w, r)
 		return
 	}
