@@ -66,27 +66,26 @@ type directConn struct {
 	stmts map[string]*directStmt
 }
 
-// queryRows runs query with args (strings, by ordinal) and calls each with
-// every row: on the C API when the connection allows it, else through
+// queryRows runs query with args (parameter i+1 is args[i]) and calls each
+// with every row: on the C API when the connection allows it, else through
 // queryRaw.
-func (c *conn) queryRows(ctx context.Context, query string, args []driver.NamedValue, each func(row rowReader) error) error {
+func (c *conn) queryRows(ctx context.Context, query string, args []string, each func(row rowReader) error) error {
 	if !c.direct.off {
 		err := c.queryDirect(query, args, each)
 		if !errors.Is(err, errNoDirect) {
 			return err
 		}
 	}
-	return c.queryRaw(ctx, query, args, func(row []driver.Value) error { return each(valueRow(row)) })
+	named := make([]driver.NamedValue, len(args))
+	for i, a := range args {
+		named[i] = driver.NamedValue{Ordinal: i + 1, Value: a}
+	}
+	return c.queryRaw(ctx, query, named, func(row []driver.Value) error { return each(valueRow(row)) })
 }
 
 // queryDirect is queryRows on the C API, or errNoDirect before any row was
 // read when it cannot be.
-func (c *conn) queryDirect(query string, args []driver.NamedValue, each func(row rowReader) error) error {
-	for _, a := range args {
-		if _, ok := a.Value.(string); !ok || a.Ordinal < 1 {
-			return errNoDirect
-		}
-	}
+func (c *conn) queryDirect(query string, args []string, each func(row rowReader) error) error {
 	return c.c.Raw(func(dc any) error {
 		d := &c.direct
 		if d.tls == nil {
@@ -155,10 +154,10 @@ func (d *directConn) prepare(query string) (*directStmt, error) {
 }
 
 // bind copies the arguments into the statement's buffer and binds them.
-func (st *directStmt) bind(tls *libc.TLS, args []driver.NamedValue) error {
+func (st *directStmt) bind(tls *libc.TLS, args []string) error {
 	n := 1 // never a zero pointer, even for empty strings
 	for _, a := range args {
-		n += len(a.Value.(string))
+		n += len(a)
 	}
 	if n > st.bufCap {
 		if st.buf != 0 {
@@ -173,11 +172,10 @@ func (st *directStmt) bind(tls *libc.TLS, args []driver.NamedValue) error {
 	}
 	mem := unsafe.Slice((*byte)(cPointer(st.buf)), st.bufCap)
 	off := 0
-	for _, a := range args {
-		s := a.Value.(string)
+	for i, s := range args {
 		copy(mem[off:], s)
-		if rc := sqlite3.Xsqlite3_bind_text(tls, st.pstmt, int32(a.Ordinal), st.buf+uintptr(off), int32(len(s)), sqlite3.SQLITE_STATIC); rc != sqlite3.SQLITE_OK {
-			return fmt.Errorf("sqlite: binding parameter %d: result code %d", a.Ordinal, rc)
+		if rc := sqlite3.Xsqlite3_bind_text(tls, st.pstmt, int32(i+1), st.buf+uintptr(off), int32(len(s)), sqlite3.SQLITE_STATIC); rc != sqlite3.SQLITE_OK {
+			return fmt.Errorf("sqlite: binding parameter %d: result code %d", i+1, rc)
 		}
 		off += len(s)
 	}

@@ -56,8 +56,9 @@ func TestQueryDirectReadsAsTheDriver(t *testing.T) {
 	const q = `SELECT ?1, ?2, 42, -7, 3.5, NULL, x'00ff41', '12', 'x12', '', ?2 || ?1, 1e300, 9223372036854775807`
 	for _, args := range [][2]string{{"a", "b"}, {"", ""}, {"ünïcødé \x00 nul", strings.Repeat("long ", 1000)}} {
 		named := []driver.NamedValue{{Ordinal: 1, Value: args[0]}, {Ordinal: 2, Value: args[1]}}
+		plain := args[:]
 		for _, read := range []string{"sssssssssssss", "iiiiiiiiiiiii"} {
-			direct := readRows(t, read, func(each func(rowReader) error) error { return c.queryDirect(q, named, each) })
+			direct := readRows(t, read, func(each func(rowReader) error) error { return c.queryDirect(q, plain, each) })
 			raw := readRows(t, read, func(each func(rowReader) error) error {
 				return c.queryRaw(ctx, q, named, func(row []driver.Value) error { return each(valueRow(row)) })
 			})

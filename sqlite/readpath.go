@@ -3,7 +3,6 @@ package sqlite
 import (
 	"cmp"
 	"context"
-	"database/sql/driver"
 	"fmt"
 	"slices"
 	"strings"
@@ -64,7 +63,7 @@ func (s *Store) readPoint(ctx context.Context, op string, fn func(c *conn) error
 func getContextEdges(ctx context.Context, q *conn, s contextd.Scope, id string) (*contextd.Context, error) {
 	// The statement names its parameters ?1 (tenant), ?2 (id) and ?3
 	// (user): each value is bound once, not once per place it is used.
-	args := [3]driver.NamedValue{{Ordinal: 1, Value: s.Tenant}, {Ordinal: 2, Value: id}, {Ordinal: 3, Value: s.UserID}}
+	args := [3]string{s.Tenant, id, s.UserID}
 	n := 2
 	if s.UserID != "" {
 		n = 3
