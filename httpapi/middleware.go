@@ -325,7 +325,8 @@ func (s *server) timeout(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), s.requestTimeout)
+		// context.WithTimeout, with its timer made only when waited on (lazydeadline.go).
+		ctx, cancel := withLazyDeadline(r.Context(), time.Now().Add(s.requestTimeout))
 		defer cancel()
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})

@@ -35,11 +35,15 @@ func (p *pool) take(ctx context.Context, closed <-chan struct{}) (*conn, error) 
 	default:
 	}
 	select {
-	case p.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-closed:
-		return nil, errClosed
+	case p.sem <- struct{}{}: // a free connection: no need to watch ctx (nor make its timer)
+	default:
+		select {
+		case p.sem <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-closed:
+			return nil, errClosed
+		}
 	}
 	p.mu.Lock()
 	c := p.free[len(p.free)-1]
