@@ -177,3 +177,47 @@ func openDirect(t *testing.T) *Store {
 	t.Cleanup(func() { s.Close() })
 	return s
 }
+
+// BenchmarkGetContextEdges reads contexts (about 1.5 KB, half of them with
+// an edge) by id on one reader connection, on the C API and through the
+// driver's statement (queryRaw), for allocs/op and ns/op side by side.
+func BenchmarkGetContextEdges(b *testing.B) {
+	ctx := context.Background()
+	s, err := Open(ctx, b.TempDir(), Options{TopKMinContexts: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	sc := contextd.Scope{Tenant: "t"}
+	items := make([]contextd.ContextCreate, 1000)
+	for i := range items {
+		items[i] = contextd.ContextCreate{ID: fmt.Sprintf("c%04d", i), Title: "title", Content: strings.Repeat("memory context graph ", 70),
+			Type: "note", Tags: []string{"a", "b"}, Metadata: map[string]any{"n": i, "src": "bench"}}
+		if i%2 == 1 {
+			items[i].Relationships = []contextd.RelationshipCreate{{Type: contextd.RelFollows, TargetID: items[i-1].ID}}
+		}
+	}
+	if _, err := s.CreateContexts(ctx, sc, items); err != nil {
+		b.Fatal(err)
+	}
+	c, err := s.readers.take(ctx, s.closed)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.readers.put(c)
+	for _, direct := range []bool{true, false} {
+		name := map[bool]string{true: "direct", false: "raw"}[direct]
+		b.Run(name, func(b *testing.B) {
+			c.direct.off = !direct
+			defer func() { c.direct.off = false }()
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if _, err := getContextEdges(ctx, c, sc, items[i%len(items)].ID); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}
