@@ -38,9 +38,10 @@ func marshalJSON(w io.Writer, v any) error {
 
 // contextEncoder holds the buffers of one encoding, reused through a pool.
 type contextEncoder struct {
-	buf []byte
-	obj bytes.Buffer  // an object encoded by enc
-	enc *json.Encoder // into obj, without HTML escaping, like huma's
+	buf  []byte
+	obj  bytes.Buffer  // an object encoded by enc
+	enc  *json.Encoder // into obj, without HTML escaping, like huma's
+	keys []string      // an object's keys, sorted (appendFlatObject)
 }
 
 // maxPooledEncoderBytes bounds the buffers a pooled encoder keeps (a context
@@ -162,6 +163,9 @@ func (e *contextEncoder) appendObject(b []byte, m map[string]any) ([]byte, bool)
 		return append(b, "null"...), true
 	case len(m) == 0:
 		return append(b, "{}"...), true
+	}
+	if out, ok := e.appendFlatObject(b, m); ok { // contextjson_object.go
+		return out, true
 	}
 	e.obj.Reset()
 	if err := e.enc.Encode(m); err != nil {

@@ -117,6 +117,10 @@ type Config struct {
 	OperatorTenant string
 	// TempDir holds the temporary files of exports; "" means the system's.
 	TempDir string
+
+	// noFastGet serves GET /v1/contexts/{id} through huma only (for the
+	// tests that compare both ways).
+	noFastGet bool
 }
 
 // server holds what the handlers and middleware share.
@@ -147,6 +151,7 @@ type server struct {
 	now            func() time.Time
 	docsCSP        string
 	ops            opsState // metrics route, request window, traces, alerts (ops.go)
+	fastGet        *fastGet // GET /v1/contexts/{id} without huma's machinery (fastget.go)
 }
 
 // NewHandler returns the HTTP handler of the whole v1 API.
@@ -247,6 +252,9 @@ func NewHandler(cfg Config) (h http.Handler, err error) {
 	s.api = humago.New(s.mux, s.humaConfig())
 	s.api.UseMiddleware(s.checkPermission)
 	s.routes()
+	if !cfg.noFastGet {
+		s.initFastGet()
+	}
 	return s.chain(http.HandlerFunc(s.route)), nil
 }
 

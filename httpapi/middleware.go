@@ -325,7 +325,8 @@ func (s *server) timeout(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), s.requestTimeout)
+		// context.WithTimeout, with its timer made only when waited on (lazydeadline.go).
+		ctx, cancel := withLazyDeadline(r.Context(), time.Now().Add(s.requestTimeout))
 		defer cancel()
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
@@ -336,6 +337,9 @@ func (s *server) timeout(next http.Handler) http.Handler {
 func (s *server) route(w http.ResponseWriter, r *http.Request) {
 	st := stateFrom(r.Context())
 	if st != nil && st.matched { // observe has matched it (the request is unchanged since)
+		if st.route == fastGetRoute && s.serveFastGet(w, r) {
+			return
+		}
 		s.mux.ServeHTTP(w, r)
 		return
 	}

@@ -35,11 +35,15 @@ func (p *pool) take(ctx context.Context, closed <-chan struct{}) (*conn, error) 
 	default:
 	}
 	select {
-	case p.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-closed:
-		return nil, errClosed
+	case p.sem <- struct{}{}: // a free connection: no need to watch ctx (nor make its timer)
+	default:
+		select {
+		case p.sem <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-closed:
+			return nil, errClosed
+		}
 	}
 	p.mu.Lock()
 	c := p.free[len(p.free)-1]
@@ -86,6 +90,8 @@ type conn struct {
 	// rowBuf the row it reads into.
 	raw    map[string]driver.Stmt
 	rowBuf []driver.Value
+	// direct are the C API statements of queryRows (directread.go).
+	direct directConn
 }
 
 // maxStmts bounds the statements kept per connection. Statement shapes are
@@ -175,6 +181,7 @@ func (c *conn) closeStmts() {
 func (c *conn) close() error {
 	c.closeStmts()
 	c.closeRaw()
+	c.closeDirect()
 	err := c.c.Close()
 	if errors.Is(err, sql.ErrConnDone) {
 		err = nil

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"cmp"
 	"context"
-	"database/sql/driver"
 	"fmt"
 	"slices"
 	"strings"
@@ -59,11 +58,12 @@ func (s *Store) readPoint(ctx context.Context, op string, fn func(c *conn) error
 // the union made SQLite copy every row, the content included, into a sorter
 // and out again; the few edges are put in order here instead (created_at,
 // then id, as the ORDER BY did). It runs on the driver's statement directly
-// (conn.queryRaw), without database/sql's rows and conversions.
+// (conn.queryRows: the C API of the plaintext driver, else conn.queryRaw),
+// without database/sql's rows and conversions.
 func getContextEdges(ctx context.Context, q *conn, s contextd.Scope, id string) (*contextd.Context, error) {
 	// The statement names its parameters ?1 (tenant), ?2 (id) and ?3
 	// (user): each value is bound once, not once per place it is used.
-	args := [3]driver.NamedValue{{Ordinal: 1, Value: s.Tenant}, {Ordinal: 2, Value: id}, {Ordinal: 3, Value: s.UserID}}
+	args := [3]string{s.Tenant, id, s.UserID}
 	n := 2
 	if s.UserID != "" {
 		n = 3
@@ -72,13 +72,13 @@ func getContextEdges(ctx context.Context, q *conn, s contextd.Scope, id string) 
 		got   *contextd.Context
 		edges []rawEdge
 	)
-	err := q.queryRaw(ctx, contextEdgesQuery(s.UserID != ""), args[:n], func(row []driver.Value) error {
-		kind, err := rawInt(row[0])
+	err := q.queryRows(ctx, contextEdgesQuery(s.UserID != ""), args[:n], func(row rowReader) error {
+		kind, err := row.int(0)
 		if err != nil {
 			return fmt.Errorf("column 0: %w", err)
 		}
 		if kind == 0 {
-			got, err = rawContext(row[1:])
+			got, err = rawContext(row, 1)
 			return err
 		}
 		e, err := rawRelationship(row)
@@ -177,8 +177,8 @@ func buildContextEdgesQuery(user bool) string {
 	return sb.String()
 }
 
-// rawContext reads a row of contextCols as the driver gives it.
-func rawContext(row []driver.Value) (*contextd.Context, error) {
+// rawContext reads a row of contextCols, starting at column at.
+func rawContext(row rowReader, at int) (*contextd.Context, error) {
 	var (
 		c          contextd.Context
 		tags, meta string
@@ -186,13 +186,13 @@ func rawContext(row []driver.Value) (*contextd.Context, error) {
 	)
 	// row[0] is the pk, unused.
 	for i, dst := range []*string{&c.ID, &c.Title, &c.Content, &c.Type, &c.Status, &c.UserID, &c.SessionID, &tags, &meta} {
-		if *dst, err = rawString(row[1+i]); err != nil {
+		if *dst, err = row.str(at + 1 + i); err != nil {
 			return nil, fmt.Errorf("column %d: %w", 3+i, err)
 		}
 	}
 	var created, updated int64
 	for i, dst := range []*int64{&created, &updated, &c.Version} {
-		if *dst, err = rawInt(row[10+i]); err != nil {
+		if *dst, err = row.int(at + 10 + i); err != nil {
 			return nil, fmt.Errorf("column %d: %w", 12+i, err)
 		}
 	}
@@ -208,18 +208,18 @@ func rawContext(row []driver.Value) (*contextd.Context, error) {
 }
 
 // rawRelationship reads an edge row of getContextEdges.
-func rawRelationship(row []driver.Value) (rawEdge, error) {
+func rawRelationship(row rowReader) (rawEdge, error) {
 	var (
 		r     contextd.Relationship
 		props string
 		err   error
 	)
 	for i, dst := range []*string{&r.ID, &r.Type, &r.SourceID, &r.TargetID, &props} {
-		if *dst, err = rawString(row[2+i]); err != nil {
+		if *dst, err = row.str(2 + i); err != nil {
 			return rawEdge{}, fmt.Errorf("column %d: %w", 3+i, err)
 		}
 	}
-	at, err := rawInt(row[11])
+	at, err := row.int(11)
 	if err != nil {
 		return rawEdge{}, fmt.Errorf("column 12: %w", err)
 	}

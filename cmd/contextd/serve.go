@@ -78,7 +78,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		defer lj.Close()
 		logOut = io.MultiWriter(stderr, lj)
 	}
-	logger := newLogger(cfg, logOut)
+	logBuf := newLogBuffer(logOut) // access lines batched (logbuffer.go); closed last
+	defer logBuf.Close()
+	logger := slog.New(bufferedHandler{newLogger(cfg, logBuf).Handler(), logBuf})
 	started := time.Now()
 	setGoMemoryLimit(cfg, getenv, logger)
 
