@@ -233,6 +233,12 @@ func (s *Store) SearchContexts(ctx context.Context, sc contextd.Scope, q context
 			err   error
 		)
 		switch {
+		case fq.ranked() && !s.shardScores.Load():
+			// BM25 over the tenant alone (search_tenant.go).
+			if page, total, loaded, err = tenantPage(ctx, tx, fq, &f, tenantOnly, offset, limit); err != nil {
+				return err
+			}
+			exact = true
 		case fq.ranked() && tenantOnly && fq.negStem == "" && fq.negRaw == "" && !s.countedOff.Load():
 			// The tenant is the only condition: rank and count in one pass.
 			if page, loaded, total, exact, err = countedPage(ctx, tx, fq, offset, limit); err != nil {

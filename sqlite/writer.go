@@ -38,7 +38,7 @@ type job struct {
 // committed (durably: synchronous=FULL) or failed. Errors are translated and
 // wrapped with op.
 func (s *Store) write(ctx context.Context, op string, fn func(c *conn) error) error {
-	j := &job{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	j := &job{ctx: ctx, fn: withTextStats(fn), done: make(chan error, 1)} // textstats.go
 	if err := s.enqueue(j); err != nil {
 		return s.fail(ctx, op, err)
 	}
