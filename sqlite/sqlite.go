@@ -298,6 +298,10 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", s.path, err)
 	}
+	if err := s.looseAll(ctx); err != nil { // ftsconsolidate.go
+		s.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", s.path, err)
+	}
 	s.vectors.maxBytes = int64(opts.VectorIndexMB) << 20
 	s.vectors.packed = opts.VectorIndexPacked
 	if err := s.startTopK(ctx, opts); err != nil {
