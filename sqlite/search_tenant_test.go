@@ -317,3 +317,36 @@ func TestTenantTextCounts(t *testing.T) {
 		t.Fatalf("counted at open %v, want %v", again, first)
 	}
 }
+
+// TestTenantScoresEncrypted: an encrypted store (the other driver, with its
+// own registration of contextd_hits) ranks over the tenant alone too.
+func TestTenantScoresEncrypted(t *testing.T) {
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(11, 12))
+	key := make([]byte, KeySize)
+	for i := range key {
+		key[i] = byte(i + 1)
+	}
+	shared, err := Open(ctx, t.TempDir(), Options{TopKMinContexts: 1 << 30, EncryptionKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { shared.Close() })
+	var first tenantRows
+	for i := range 17 { // t00 and t16 share shard 1
+		tr := randomRows(r, fmt.Sprintf("t%02d", i), 30+r.IntN(60))
+		if i == 16 {
+			tr = randomRows(r, "t16", 600)
+			for j := range tr.items {
+				tr.items[j].Content += " fish fishing graph"
+			}
+		}
+		if i == 0 {
+			first = tr
+		}
+		createRows(t, shared, tr)
+	}
+	alone := openTopK(t)
+	createRows(t, alone, first)
+	compareTenant(t, shared, alone, "t00", r, 80)
+}
