@@ -86,6 +86,13 @@ type conn struct {
 	// ftsDirty: the full-text indexes the writer wrote since they were
 	// last fully merged (see ftsmerge.go); the writer's only.
 	ftsDirty uint64
+	// ftsLoose: the indexes that may hold more than one segment, and
+	// ftsMerging those being consolidated (ftsconsolidate.go); the
+	// writer's only.
+	ftsLoose, ftsMerging uint64
+	// textDeltas: the changes of the running write job to the tenants'
+	// full-text counts, by partition (textstats.go); the writer's only.
+	textDeltas map[int64]textDelta
 	// raw are the driver's own statements of queryRaw (rawquery.go), and
 	// rowBuf the row it reads into.
 	raw    map[string]driver.Stmt

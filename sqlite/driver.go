@@ -13,7 +13,6 @@ import (
 
 	ncruces "github.com/ncruces/go-sqlite3"
 	ncdriver "github.com/ncruces/go-sqlite3/driver"
-	"github.com/ncruces/go-sqlite3/ext/fts5"
 	_ "github.com/ncruces/go-sqlite3/vfs/adiantum" // registers the "adiantum" VFS
 	sqlitedrv "modernc.org/sqlite"
 )
@@ -82,7 +81,7 @@ func openDB(path string, key []byte, pragmas []string, extra ...string) (*sql.DB
 		if err := c.Exec("PRAGMA hexkey='" + hexKey + "'"); err != nil {
 			return fmt.Errorf("set key: %w", err)
 		}
-		if err := fts5.Register(c); err != nil {
+		if err := registerHitsNcruces(c); err != nil { // fts5 with contextd_hits (fts_hits.go)
 			return fmt.Errorf("fts5: %w", err)
 		}
 		// Plans that do not follow bound values (see qpsg.go).

@@ -77,6 +77,7 @@ func (c *conn) markFTS(base string, pk int64) {
 		i = 3
 	}
 	c.ftsDirty |= ftsIndexBit(shardOf(pk), i)
+	c.ftsLoose |= ftsIndexBit(shardOf(pk), i) // ftsconsolidate.go
 }
 
 // mergeStep runs one merge step on every index the writer wrote since it

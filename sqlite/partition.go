@@ -112,8 +112,8 @@ func (s *Store) tenantRange(ctx context.Context, c *conn, tenant string) (pkRang
 
 // indexShards is the number of full-text index shards (migration 0002): the
 // rows of partition num are indexed by shard num % indexShards, so a search
-// reads one shard, and BM25's word statistics, which FTS5 counts over the
-// whole index a query reads, cost what that shard holds.
+// reads one shard. (Its ranking uses the tenant's own statistics, not the
+// shard's: search_tenant.go.)
 const indexShards = 16
 
 // shardOf returns the index shard of a row key.

@@ -182,9 +182,10 @@ func isFTSError(err error) bool {
 }
 
 // SearchContexts implements contextd.ContextStore with FTS5: BM25 over title
-// (weight 4) and content (weight 1), filters in SQL, total and facets over
-// every match. Plain-word queries without facets in a tenant with a top-k
-// segment are answered from it instead (topk.go), with the same results.
+// (weight 4) and content (weight 1) with the tenant's own statistics
+// (search_tenant.go), filters in SQL, total and facets over every match.
+// Plain-word queries without facets in a tenant with a top-k segment are
+// answered from it instead (topk.go), with the same results.
 func (s *Store) SearchContexts(ctx context.Context, sc contextd.Scope, q contextd.SearchQuery) (*contextd.SearchResult, error) {
 	switch q.Mode {
 	case "", contextd.ModeFulltext:
@@ -233,6 +234,12 @@ func (s *Store) SearchContexts(ctx context.Context, sc contextd.Scope, q context
 			err   error
 		)
 		switch {
+		case fq.ranked() && !s.shardScores.Load():
+			// BM25 over the tenant alone (search_tenant.go).
+			if page, total, loaded, err = tenantPage(ctx, tx, fq, &f, tenantOnly, offset, limit); err != nil {
+				return err
+			}
+			exact = true
 		case fq.ranked() && tenantOnly && fq.negStem == "" && fq.negRaw == "" && !s.countedOff.Load():
 			// The tenant is the only condition: rank and count in one pass.
 			if page, loaded, total, exact, err = countedPage(ctx, tx, fq, offset, limit); err != nil {
@@ -346,6 +353,10 @@ type hit struct {
 	id        string
 }
 
+// topPage (with countedPage, search_counted.go) ranked with FTS5's bm25(),
+// over the statistics of the tenant's index shard: searches take it only
+// with Store.shardScores set, for comparisons; search_tenant.go ranks.
+//
 // topPage computes the page from the best matches of the whole index alone:
 // BM25 is computed for every match anyway, but only the best k rows are
 // joined to their contexts, filtered and sorted. It reports exact=false when

@@ -15,9 +15,10 @@ import (
 // BenchmarkSearchManyTenants searches an existing store of many small
 // tenants (a DATA_DIR filled by `contextd bench --tenants N --fill M`, named
 // by MANY_TENANTS_DIR; skipped when unset; opened for writing, so use a
-// copy) in process, with the one-pass
-// page (countedPage) and the two-statement one (topPage, then a count),
-// alternated in one run. Queries are 2-4 words of the shards' middle
+// copy) in process, alternating in one run the ranking over the tenant's
+// statistics (search_tenant.go) and, over the shard's with bm25(), the
+// one-pass page (countedPage) and the two-statement one (topPage, then a
+// count). Queries are 2-4 words of the shards' middle
 // frequencies, each to a random tenant, the best 10, as the load generator
 // asks.
 func BenchmarkSearchManyTenants(b *testing.B) {
@@ -96,10 +97,14 @@ func BenchmarkSearchManyTenants(b *testing.B) {
 		searches[i] = search{contextd.Scope{Tenant: tenants[r.IntN(len(tenants))]}, contextd.SearchQuery{Query: strings.Join(w, " "), Limit: 10}}
 	}
 	for round := range 3 {
-		for _, off := range []bool{true, false} {
-			name := map[bool]string{true: "two-statements", false: "one-pass"}[off]
-			b.Run(fmt.Sprintf("%s/round%d", name, round), func(b *testing.B) {
-				s.countedOff.Store(off)
+		for _, v := range []struct {
+			name          string
+			shard, twoSQL bool
+		}{{"shard-two-statements", true, true}, {"shard-one-pass", true, false}, {"tenant", false, false}} {
+			b.Run(fmt.Sprintf("%s/round%d", v.name, round), func(b *testing.B) {
+				s.shardScores.Store(v.shard)
+				s.countedOff.Store(v.twoSQL)
+				defer s.shardScores.Store(false)
 				defer s.countedOff.Store(false)
 				i := 0
 				for b.Loop() {

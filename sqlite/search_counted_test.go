@@ -10,14 +10,16 @@ import (
 	"github.com/contextd/contextd"
 )
 
-// TestCountedPageMatchesTopPage: a search whose only condition is the
-// tenant ranks and counts in one statement (countedPage); it must answer
+// TestCountedPageMatchesTopPage: with shard statistics (shardScores), a
+// search whose only condition is the tenant ranks and counts in one
+// statement (countedPage); it must answer
 // exactly as the two-statement path (topPage, then a count) did: same rows,
 // order, scores, totals and highlights, with tenants sharing an index shard
 // (BM25's statistics are the shard's), ties straddling the rows it reads,
 // prefixes, phrases and pages past the first.
 func TestCountedPageMatchesTopPage(t *testing.T) {
 	s := openTopK(t)
+	s.shardScores.Store(true) // both over the shard's statistics, with bm25()
 	ctx := context.Background()
 	r := rand.New(rand.NewPCG(3, 4))
 	// 20 tenants: partitions 1 and 17, 2 and 18... share a shard.

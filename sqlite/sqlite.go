@@ -130,6 +130,10 @@ type Store struct {
 	// countedOff makes every ranked search take topPage, not countedPage
 	// (search_counted.go): tests compare the two.
 	countedOff atomic.Bool
+	// shardScores makes ranked FTS5 searches rank with bm25() over their
+	// index shard's statistics, as before search_tenant.go: tests and
+	// benchmarks compare the two.
+	shardScores atomic.Bool
 
 	keyGen *keyGenCache // the key generation while nothing is committed (keygen.go)
 
@@ -268,6 +272,11 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 				s.closeConns()
 				return nil, fmt.Errorf("sqlite: open readers: %w", err)
 			}
+			if err := registerHits(rc); err != nil { // fts_hits.go
+				rc.Close()
+				s.closeConns()
+				return nil, fmt.Errorf("sqlite: open readers: %w", err)
+			}
 		}
 		s.readers.add(newConn(rc))
 	}
@@ -282,6 +291,14 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	s.wdone = make(chan struct{})
 	go s.runWriter()
 	if err := s.ensureShards(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", s.path, err)
+	}
+	if err := s.countTextStats(ctx); err != nil { // textstats.go
+		s.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", s.path, err)
+	}
+	if err := s.looseAll(ctx); err != nil { // ftsconsolidate.go
 		s.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", s.path, err)
 	}

@@ -38,7 +38,7 @@ type job struct {
 // committed (durably: synchronous=FULL) or failed. Errors are translated and
 // wrapped with op.
 func (s *Store) write(ctx context.Context, op string, fn func(c *conn) error) error {
-	j := &job{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	j := &job{ctx: ctx, fn: withTextStats(fn), done: make(chan error, 1)} // textstats.go
 	if err := s.enqueue(j); err != nil {
 		return s.fail(ctx, op, err)
 	}
@@ -132,13 +132,15 @@ func (s *Store) runWriter() {
 
 // nextJob waits for the next job; ok is false once the queue is closed and
 // empty. While none comes for idleMergeAfter, the writer merges full-text
-// segments, a bounded step at a time (ftsmerge.go).
+// segments, a bounded step at a time (ftsmerge.go), then, idle longer,
+// consolidates them (ftsconsolidate.go).
 func (s *Store) nextJob() (j *job, ok bool) {
 	select {
 	case j, ok = <-s.wq:
 		return j, ok
 	default:
 	}
+	start := time.Now()
 	idle := time.NewTimer(idleMergeAfter)
 	defer idle.Stop()
 	for {
@@ -153,12 +155,16 @@ func (s *Store) nextJob() (j *job, ok bool) {
 			}
 			c := <-s.writer
 			more := s.mergeStep(c)
+			var wait time.Duration
+			if !more {
+				more, wait = s.consolidateStep(c, time.Since(start))
+			}
 			s.writer <- c
 			if !more {
 				j, ok = <-s.wq
 				return j, ok
 			}
-			idle.Reset(0) // the next step, unless a job came meanwhile
+			idle.Reset(wait) // the next step, unless a job came meanwhile
 		}
 	}
 }

@@ -1,0 +1,183 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// Per-tenant full-text statistics (migration 0010): the number of a
+// partition's contexts and their tokens (title and content), which BM25
+// needs (N and the average length) to score a tenant's matches over the
+// tenant alone (search_tenant.go).
+//
+// Every change to the contexts' full-text index goes through insertIndexes
+// or unindexContext, in a write job: each adds the row's length (read from
+// the stemmed index's _docsize row, which FTS5 writes with the row) to the
+// job's pending deltas on the writer's conn, and the job writes them to
+// tenant_partitions once when it succeeds (write, writer.go), or drops them
+// when it fails: the counts move in the same transaction as the index, and a
+// job that rolls back leaves them as they were.
+
+// textDelta is what a job changed in one partition's counts.
+type textDelta struct{ docs, tokens int64 }
+
+// textStats is a partition's counts, as search reads them.
+type textStats struct{ docs, tokens int64 }
+
+// avgdl is the average length of the tenant's contexts, as FTS5 computes it
+// (tokens / rows), with the guards of an empty tenant.
+func (t textStats) avgdl() float64 {
+	if t.docs <= 0 || t.tokens <= 0 {
+		return 1
+	}
+	return float64(t.tokens) / float64(t.docs)
+}
+
+// rowLength returns the length in tokens of row pk in the stemmed index of
+// its shard, as FTS5 recorded it (0 when it holds no such row).
+func rowLength(ctx context.Context, tx *conn, pk int64) (int64, error) {
+	var sz []byte
+	err := tx.QueryRowContext(ctx, `SELECT sz FROM `+ftsName(contextIndex.stem, shardOf(pk))+`_docsize WHERE id = ?`, pk).Scan(&sz)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	n, err := docSize(sz)
+	if err != nil {
+		return 0, fmt.Errorf("row %d: %w", pk, err)
+	}
+	return n, nil
+}
+
+// countText records that the context pk was added to (sign 1) or removed
+// from (sign -1) the full-text index: it must be called after the row is
+// indexed, or before it is removed, so that its _docsize row is there.
+func countText(ctx context.Context, tx *conn, pk int64, sign int64) error {
+	n, err := rowLength(ctx, tx, pk)
+	if err != nil {
+		return err
+	}
+	if tx.textDeltas == nil {
+		tx.textDeltas = map[int64]textDelta{}
+	}
+	d := tx.textDeltas[pk>>pkBits]
+	d.docs += sign
+	d.tokens += sign * n
+	tx.textDeltas[pk>>pkBits] = d
+	return nil
+}
+
+// withTextStats wraps a write job: the counts it changed are written when it
+// succeeds, dropped when it fails.
+func withTextStats(fn func(c *conn) error) func(c *conn) error {
+	return func(c *conn) error {
+		clear(c.textDeltas)
+		err := fn(c)
+		if err == nil {
+			err = flushTextStats(context.Background(), c)
+		}
+		clear(c.textDeltas)
+		return err
+	}
+}
+
+// flushTextStats adds the pending deltas to tenant_partitions. A partition
+// not counted yet (NULL, see migration 0010) stays so: the count at open
+// reads the index itself.
+func flushTextStats(ctx context.Context, c *conn) error {
+	for part, d := range c.textDeltas {
+		if d == (textDelta{}) {
+			continue
+		}
+		if _, err := c.ExecContext(ctx, `UPDATE tenant_partitions SET ctx_docs = ctx_docs + ?, ctx_tokens = ctx_tokens + ? WHERE num = ?`,
+			d.docs, d.tokens, part); err != nil {
+			return fmt.Errorf("tenant text statistics: %w", err)
+		}
+	}
+	return nil
+}
+
+// partitionText counts partition part's contexts and tokens from the
+// stemmed index's _docsize rows of its range.
+func partitionText(ctx context.Context, tx *conn, part int64) (textStats, error) {
+	r := rangeOf(part)
+	rows, err := tx.QueryContext(ctx, `SELECT sz FROM `+ftsName(contextIndex.stem, int(part%indexShards))+`_docsize WHERE id BETWEEN ? AND ?`, r.lo, r.hi)
+	if err != nil {
+		return textStats{}, err
+	}
+	defer rows.Close()
+	var t textStats
+	for rows.Next() {
+		var sz []byte
+		if err := rows.Scan(&sz); err != nil {
+			return textStats{}, err
+		}
+		n, err := docSize(sz)
+		if err != nil {
+			return textStats{}, fmt.Errorf("partition %d: %w", part, err)
+		}
+		t.docs++
+		t.tokens += n
+	}
+	return t, rows.Err()
+}
+
+// countTextStats counts the partitions not counted yet (those of a store
+// made before migration 0010), once, when the store opens.
+func (s *Store) countTextStats(ctx context.Context) error {
+	return s.write(ctx, "tenant text statistics", func(tx *conn) error {
+		rows, err := tx.QueryContext(ctx, `SELECT num FROM tenant_partitions WHERE ctx_docs IS NULL OR ctx_tokens IS NULL`)
+		if err != nil {
+			return err
+		}
+		var parts []int64
+		for rows.Next() {
+			var p int64
+			if err := rows.Scan(&p); err != nil {
+				rows.Close()
+				return err
+			}
+			parts = append(parts, p)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, p := range parts {
+			t, err := partitionText(ctx, tx, p)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE tenant_partitions SET ctx_docs = ?, ctx_tokens = ? WHERE num = ?`, t.docs, t.tokens, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// tenantText returns the counts of the partition of range r (zero for a
+// tenant that never wrote), counting them from the index if the store has
+// not yet.
+func tenantText(ctx context.Context, tx *conn, r pkRange) (textStats, error) {
+	if r.lo > r.hi {
+		return textStats{}, nil
+	}
+	part := r.lo >> pkBits
+	var docs, tokens sql.NullInt64
+	err := tx.QueryRowContext(ctx, `SELECT ctx_docs, ctx_tokens FROM tenant_partitions WHERE num = ?`, part).Scan(&docs, &tokens)
+	if errors.Is(err, sql.ErrNoRows) {
+		return textStats{}, nil
+	}
+	if err != nil {
+		return textStats{}, err
+	}
+	if !docs.Valid || !tokens.Valid {
+		return partitionText(ctx, tx, part)
+	}
+	return textStats{docs.Int64, tokens.Int64}, nil
+}
