@@ -123,6 +123,9 @@ func (s *Store) consolidateStep(c *conn, idle time.Duration) (more bool, wait ti
 	if done || err != nil {
 		c.ftsLoose &^= 1 << b
 		c.ftsMerging &^= 1 << b
+		if err == nil {
+			s.log.Info("full-text index consolidated", "index", ix)
+		}
 	}
 	return c.ftsLoose != 0, 0
 }
