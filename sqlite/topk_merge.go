@@ -165,22 +165,7 @@ func (s *Store) mergeTails(ctx context.Context, part, from int64) (bool, error) 
 		live = v.gens()
 		return nil
 	})
-	if err == nil && !superseded {
-		st.cache.setLive(part, live)
-	}
-	st.mu.Unlock()
-	if err != nil {
-		return false, err
-	}
-	if superseded {
-		land()
-		return false, s.dropUnused(ctx, part)
-	}
-	if err := st.at("switch"); err != nil {
-		return false, err
-	}
-	// (4) The tails merged.
-	return true, s.dropUnused(ctx, part)
+	return s.switched(ctx, part, live, superseded, err, land) // (4) the tails merged
 }
 
 // listCat concatenates stored posting lists of ascending pk ranges into

@@ -446,6 +446,16 @@ func (s *Store) buildTail(ctx context.Context, part, from int64) (bool, error) {
 		live = v.gens()
 		return nil
 	})
+	return s.switched(ctx, part, live, superseded, err, land)
+}
+
+// switched ends a tail build's or merge's switch transaction (err its
+// error), called with topk.mu held, which it releases: the cache serves the
+// new view's generations; a tail that a whole build superseded meanwhile
+// lands unused; then the generations no view holds are dropped. It reports
+// whether the tail took effect.
+func (s *Store) switched(ctx context.Context, part int64, live []int64, superseded bool, err error, land func()) (bool, error) {
+	st := s.topk
 	if err == nil && !superseded {
 		st.cache.setLive(part, live)
 	}
@@ -457,7 +467,7 @@ func (s *Store) buildTail(ctx context.Context, part, from int64) (bool, error) {
 		land()
 		return false, s.dropUnused(ctx, part)
 	}
-	if err := s.topk.at("switch"); err != nil {
+	if err := st.at("switch"); err != nil {
 		return false, err
 	}
 	// (4) The generations replaced.
