@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
+	"unsafe"
 )
 
 // Tail segments of the top-k index (issue 3). A whole build reads the
@@ -225,6 +227,7 @@ func (s *Store) topkPlanOf(ctx context.Context, part int64) (topkPlan, error) {
 type tailTokenizer struct {
 	db *sql.DB
 	c  *sql.Conn
+	cc *conn // c, for queryRows (the C API, directread.go)
 }
 
 func newTailTokenizer(ctx context.Context) (*tailTokenizer, error) {
@@ -238,6 +241,7 @@ func newTailTokenizer(ctx context.Context) (*tailTokenizer, error) {
 		db.Close()
 		return nil, err
 	}
+	t.cc = newConn(t.c)
 	for _, stmt := range []string{
 		`CREATE VIRTUAL TABLE t USING fts5 (title, content, tokenize = 'porter unicode61 remove_diacritics 2')`,
 		`CREATE VIRTUAL TABLE v USING fts5vocab (t, 'instance')`,
@@ -251,7 +255,9 @@ func newTailTokenizer(ctx context.Context) (*tailTokenizer, error) {
 }
 
 func (t *tailTokenizer) close() {
-	if t.c != nil {
+	if t.cc != nil {
+		t.cc.close() // its C statements, then c
+	} else if t.c != nil {
 		t.c.Close()
 	}
 	t.db.Close()
@@ -403,12 +409,28 @@ func (s *Store) buildTail(ctx context.Context, part, from int64) (bool, error) {
 		return false, err
 	}
 	if err := func() error {
-		rows, err := tt.c.QueryContext(ctx, `SELECT term, doc, col FROM v`)
+		// One row per token: read on the C API (a tenth of the driver's
+		// allocations), the tail build's largest cost.
+		pc := postingCollector{lo: r.lo, size: func(pk int64) uint32 { return size[pk-from-1] }, emit: w.add}
+		err := tt.cc.queryRows(ctx, `SELECT term, doc, col FROM v`, nil, func(row rowReader) error {
+			term, err := row.str(0)
+			if err != nil {
+				return err
+			}
+			pk, err := row.int(1)
+			if err != nil {
+				return err
+			}
+			col, err := row.str(2)
+			if err != nil {
+				return err
+			}
+			return pc.add(term, pk, col == "title")
+		})
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		return collectPostings(rows, r.lo, func(pk int64) uint32 { return size[pk-from-1] }, w.add)
+		return pc.flush()
 	}(); err != nil {
 		return false, err
 	}
@@ -602,48 +624,71 @@ func (w *postingWriter) flush() error {
 // then doc) and emits each term's posting list, encoded from lo, with each
 // row's length from size.
 func collectPostings(rows *sql.Rows, lo int64, size func(pk int64) uint32, emit func(postingRow) error) error {
+	pc := postingCollector{lo: lo, size: size, emit: emit}
 	var (
-		term      string
-		pks       []int64
-		ws, ds    []uint32
-		buf       []byte
-		rawTerm   sql.RawBytes
-		rawCol    sql.RawBytes
-		pk, lastP int64
+		rawTerm, rawCol sql.RawBytes
+		pk              int64
 	)
-	flush := func() error {
-		if len(pks) == 0 {
-			return nil
-		}
-		buf = encodePostings(buf, lo, pks, ws, ds)
-		p := postingRow{term: term, df: int64(len(pks)), blob: append([]byte(nil), buf...)}
-		pks, ws, ds = pks[:0], ws[:0], ds[:0]
-		return emit(p)
-	}
 	for rows.Next() {
 		if err := rows.Scan(&rawTerm, &pk, &rawCol); err != nil {
 			return err
 		}
-		if string(rawTerm) != term {
-			if err := flush(); err != nil {
-				return err
-			}
-			term, lastP = string(rawTerm), 0
+		// A view of the scanned bytes: add keeps a copy when the term changes.
+		if err := pc.add(unsafe.String(unsafe.SliceData(rawTerm), len(rawTerm)), pk, string(rawCol) == "title"); err != nil {
+			return err
 		}
-		w := uint32(contentWeight)
-		if string(rawCol) == "title" {
-			w = titleWeight
-		}
-		if pk != lastP {
-			pks, ws, ds = append(pks, pk), append(ws, 0), append(ds, size(pk))
-			lastP = pk
-		}
-		ws[len(ws)-1] += w
 	}
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	return flush()
+	return pc.flush()
+}
+
+// postingCollector turns fts5vocab 'instance' rows, in their order (by
+// term, then doc), into each term's posting list, encoded from lo, with
+// each row's length from size.
+type postingCollector struct {
+	lo   int64
+	size func(pk int64) uint32
+	emit func(postingRow) error
+
+	term   string
+	pks    []int64
+	ws, ds []uint32
+	buf    []byte
+	lastP  int64
+}
+
+// add takes one token: term (which add copies if it keeps it) in row pk,
+// in the title or the content.
+func (pc *postingCollector) add(term string, pk int64, title bool) error {
+	if term != pc.term || len(pc.pks) == 0 {
+		if err := pc.flush(); err != nil {
+			return err
+		}
+		pc.term, pc.lastP = strings.Clone(term), 0
+	}
+	w := uint32(contentWeight)
+	if title {
+		w = titleWeight
+	}
+	if pk != pc.lastP {
+		pc.pks, pc.ws, pc.ds = append(pc.pks, pk), append(pc.ws, 0), append(pc.ds, pc.size(pk))
+		pc.lastP = pk
+	}
+	pc.ws[len(pc.ws)-1] += w
+	return nil
+}
+
+// flush emits the current term's list, if any.
+func (pc *postingCollector) flush() error {
+	if len(pc.pks) == 0 {
+		return nil
+	}
+	pc.buf = encodePostings(pc.buf, pc.lo, pc.pks, pc.ws, pc.ds)
+	p := postingRow{term: pc.term, df: int64(len(pc.pks)), blob: append([]byte(nil), pc.buf...)}
+	pc.pks, pc.ws, pc.ds = pc.pks[:0], pc.ws[:0], pc.ds[:0]
+	return pc.emit(p)
 }
 
 // topkBuild runs plan on partition part and logs it.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -572,4 +573,109 @@ func TestTopKTailsBesideWholeBuild(t *testing.T) {
 	if err != nil || !rep.OK {
 		t.Fatalf("check: %+v %v", rep, err)
 	}
+}
+
+// TestTailVocabularyDirect: a tail's tokens are read on the C API, and give
+// the lists the driver's way gives.
+func TestTailVocabularyDirect(t *testing.T) {
+	ctx := context.Background()
+	tt, err := newTailTokenizer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tt.close()
+	for pk, row := range [][2]string{{"Replication lag", "the replica lags behind the primary"}, {"Primary", "replicating replicas, lag"}} {
+		if _, err := tt.c.ExecContext(ctx, `INSERT INTO t (rowid, title, content) VALUES (?, ?, ?)`, pk+10, row[0], row[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	size := func(pk int64) uint32 { return uint32(pk) }
+	collect := func(direct bool) []postingRow {
+		var out []postingRow
+		emit := func(p postingRow) error { out = append(out, p); return nil }
+		if !direct {
+			rows, err := tt.c.QueryContext(ctx, `SELECT term, doc, col FROM v`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			if err := collectPostings(rows, 1, size, emit); err != nil {
+				t.Fatal(err)
+			}
+			return out
+		}
+		pc := postingCollector{lo: 1, size: size, emit: emit}
+		err := tt.cc.queryRows(ctx, `SELECT term, doc, col FROM v`, nil, func(row rowReader) error {
+			term, _ := row.str(0)
+			pk, _ := row.int(1)
+			col, _ := row.str(2)
+			return pc.add(term, pk, col == "title")
+		})
+		if err == nil {
+			err = pc.flush()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	viaDriver, direct := collect(false), collect(true)
+	if tt.cc.direct.off || tt.cc.direct.stmts[`SELECT term, doc, col FROM v`] == nil {
+		t.Fatal("the vocabulary was not read on the C API")
+	}
+	if len(direct) < 5 || !reflect.DeepEqual(direct, viaDriver) {
+		t.Fatalf("direct %v\ndriver %v", direct, viaDriver)
+	}
+}
+
+// BenchmarkTailVocabulary reads the tokens of 1,000 contexts of ~1 KB (a
+// tail) both ways: through the driver and on the C API.
+func BenchmarkTailVocabulary(b *testing.B) {
+	ctx := context.Background()
+	tt, err := newTailTokenizer(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tt.close()
+	words := strings.Fields("replica lag primary quorum leader follower commit index segment merge vocabulary token posting tenant search rank score write read cache page")
+	for pk := 1; pk <= 1000; pk++ {
+		var sb strings.Builder
+		for i := range 160 {
+			sb.WriteString(words[(pk*7+i*i)%len(words)])
+			sb.WriteString(fmt.Sprintf("%d ", (pk+i)%97))
+		}
+		if _, err := tt.c.ExecContext(ctx, `INSERT INTO t (rowid, title, content) VALUES (?, ?, ?)`, pk, "title of "+words[pk%len(words)], sb.String()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	size := func(int64) uint32 { return 100 }
+	emit := func(postingRow) error { return nil }
+	b.Run("driver", func(b *testing.B) {
+		for b.Loop() {
+			rows, err := tt.c.QueryContext(ctx, `SELECT term, doc, col FROM v`)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := collectPostings(rows, 0, size, emit); err != nil {
+				b.Fatal(err)
+			}
+			rows.Close()
+		}
+	})
+	b.Run("direct", func(b *testing.B) {
+		for b.Loop() {
+			pc := postingCollector{size: size, emit: emit}
+			if err := tt.cc.queryRows(ctx, `SELECT term, doc, col FROM v`, nil, func(row rowReader) error {
+				term, _ := row.str(0)
+				pk, _ := row.int(1)
+				col, _ := row.str(2)
+				return pc.add(term, pk, col == "title")
+			}); err != nil {
+				b.Fatal(err)
+			}
+			if err := pc.flush(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
