@@ -329,15 +329,16 @@ type topkState struct {
 	tail    sync.Mutex // one tail build at a time
 	mu      sync.Mutex // a build's start and switch, and what follows
 	last    map[int64]buildRecord
-	pendP   map[int64]int64 // partition -> pending watermark of its whole build under way
-	running map[int64]bool  // partitions whose whole build the builder started
-	flying  map[int64]int   // generations being built (not to be dropped) -> builds
-	wg      sync.WaitGroup  // whole builds the builder started
-	off     atomic.Bool     // searches take the FTS5 path (benchmarks compare)
-	served  atomic.Int64    // searches answered from the index
-	colsOff atomic.Bool     // filtered searches seek rows (benchmarks compare)
-	colsHit atomic.Int64    // filtered searches answered with the columns
-	colMu   sync.Mutex      // loading
+	lastNew map[int64]buildRecord // each partition's last tail over new rows (topkRound)
+	pendP   map[int64]int64       // partition -> pending watermark of its whole build under way
+	running map[int64]bool        // partitions whose whole build the builder started
+	flying  map[int64]int         // generations being built (not to be dropped) -> builds
+	wg      sync.WaitGroup        // whole builds the builder started
+	off     atomic.Bool           // searches take the FTS5 path (benchmarks compare)
+	served  atomic.Int64          // searches answered from the index
+	colsOff atomic.Bool           // filtered searches seek rows (benchmarks compare)
+	colsHit atomic.Int64          // filtered searches answered with the columns
+	colMu   sync.Mutex            // loading
 	loading map[colKey]*colEntry
 	hook    func(step string) error // tests: a build stops with its error at a step
 }

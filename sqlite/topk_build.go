@@ -291,8 +291,30 @@ func (s *Store) topkRound(ctx context.Context) error {
 				}(c.num)
 				continue
 			}
+			// A tail over new rows waits twice the partition's last one's
+			// time, like whole builds: while a tenant takes in rows faster
+			// than tails are built (a bulk load), the builder takes at most
+			// about a third of a core beside the writes, each tail covers
+			// more rows, and rows a whole build takes in first are never
+			// tokenized for a tail. Merges and changed-rows rebuilds of
+			// tails are not held back.
+			fresh := plan.kind == buildTail && plan.why == whyNewRows
+			if fresh {
+				st.mu.Lock()
+				last, ok := st.lastNew[c.num]
+				st.mu.Unlock()
+				if ok && time.Since(last.at) < 2*last.took {
+					break
+				}
+			}
+			start := time.Now()
 			if err := s.topkBuild(ctx, c.num, plan); err != nil {
 				return fmt.Errorf("partition %d: %w", c.num, err)
+			}
+			if fresh {
+				st.mu.Lock()
+				st.lastNew[c.num] = buildRecord{at: time.Now(), took: time.Since(start)}
+				st.mu.Unlock()
 			}
 		}
 	}
@@ -324,6 +346,7 @@ func (s *Store) startTopK(ctx context.Context, opts Options) error {
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 		last:    map[int64]buildRecord{},
+		lastNew: map[int64]buildRecord{},
 		pendP:   map[int64]int64{},
 		running: map[int64]bool{},
 		flying:  map[int64]int{},

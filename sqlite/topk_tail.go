@@ -120,6 +120,10 @@ const (
 	buildMerge // the tails above from merged by their lists (topk_merge.go)
 )
 
+// whyNewRows is the reason of a tail over the rows above the newest
+// watermark (topkRound paces those).
+const whyNewRows = "new rows"
+
 // topkPlan is the build a partition needs: kind, and for a tail the pk it
 // starts after (the newest watermark for a new tail, or the watermark
 // before the tails it merges).
@@ -215,7 +219,7 @@ func (s *Store) topkPlanOf(ctx context.Context, part int64) (topkPlan, error) {
 			}
 		}
 		if fresh >= tailRows {
-			plan = topkPlan{kind: buildTail, from: v.watermark, why: "new rows"}
+			plan = topkPlan{kind: buildTail, from: v.watermark, why: whyNewRows}
 		}
 		return nil
 	})
