@@ -57,20 +57,7 @@ func (s *Store) looseAll(ctx context.Context) error {
 
 // segmentPages returns the _idx rows of each segment of index ix.
 func segmentPages(ctx context.Context, c *conn, ix string) ([]int64, error) {
-	rows, err := c.QueryContext(ctx, `SELECT count(*) FROM `+ix+`_idx GROUP BY segid`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var n int64
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
+	return queryInt64s(ctx, c, `SELECT count(*) FROM `+ix+`_idx GROUP BY segid`)
 }
 
 // worthConsolidating reports whether the segments of an index (their page

@@ -84,22 +84,12 @@ func tenantMatches(ctx context.Context, tx *conn, fq ftsQuery) ([]match, error) 
 		if q.match == "" {
 			continue
 		}
-		if err := func() error {
-			rows, err := tx.QueryContext(ctx, `SELECT rowid FROM `+q.tbl+` WHERE `+q.tbl+` MATCH ? AND rowid BETWEEN ? AND ?`, q.match, fq.r.lo, fq.r.hi)
-			if err != nil {
-				return err
-			}
-			defer rows.Close()
-			for rows.Next() {
-				var pk int64
-				if err := rows.Scan(&pk); err != nil {
-					return err
-				}
-				drop[pk] = true
-			}
-			return rows.Err()
-		}(); err != nil {
+		pks, err := queryInt64s(ctx, tx, `SELECT rowid FROM `+q.tbl+` WHERE `+q.tbl+` MATCH ? AND rowid BETWEEN ? AND ?`, q.match, fq.r.lo, fq.r.hi)
+		if err != nil {
 			return nil, err
+		}
+		for _, pk := range pks {
+			drop[pk] = true
 		}
 	}
 	kept := out[:0]

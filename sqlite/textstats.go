@@ -130,21 +130,8 @@ func partitionText(ctx context.Context, tx *conn, part int64) (textStats, error)
 // made before migration 0010), once, when the store opens.
 func (s *Store) countTextStats(ctx context.Context) error {
 	return s.write(ctx, "tenant text statistics", func(tx *conn) error {
-		rows, err := tx.QueryContext(ctx, `SELECT num FROM tenant_partitions WHERE ctx_docs IS NULL OR ctx_tokens IS NULL`)
+		parts, err := queryInt64s(ctx, tx, `SELECT num FROM tenant_partitions WHERE ctx_docs IS NULL OR ctx_tokens IS NULL`)
 		if err != nil {
-			return err
-		}
-		var parts []int64
-		for rows.Next() {
-			var p int64
-			if err := rows.Scan(&p); err != nil {
-				rows.Close()
-				return err
-			}
-			parts = append(parts, p)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		for _, p := range parts {

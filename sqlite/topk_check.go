@@ -246,21 +246,10 @@ func (s *Store) RebuildSearchIndex(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	var parts []int64
-	err := s.read(ctx, "rebuild search index", func(tx *conn) error {
-		rows, err := tx.QueryContext(ctx, `SELECT num FROM tenant_partitions WHERE next_context > ?
+	err := s.read(ctx, "rebuild search index", func(tx *conn) (err error) {
+		parts, err = queryInt64s(ctx, tx, `SELECT num FROM tenant_partitions WHERE next_context > ?
 			UNION SELECT part FROM topk_segments ORDER BY 1`, s.topk.minDocs)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var p int64
-			if err := rows.Scan(&p); err != nil {
-				return err
-			}
-			parts = append(parts, p)
-		}
-		return rows.Err()
+		return err
 	})
 	if err != nil {
 		return 0, err

@@ -638,20 +638,8 @@ func (v colsRowValues) equal(w colsRowValues) bool {
 func (s *Store) warmColumns(ctx context.Context, parts []int64) error {
 	return s.read(ctx, "top-k index: filter columns", func(tx *conn) error {
 		if parts == nil {
-			rows, err := tx.QueryContext(ctx, `SELECT part FROM topk_segments WHERE gen > 0`)
-			if err != nil {
-				return err
-			}
-			for rows.Next() {
-				var p int64
-				if err := rows.Scan(&p); err != nil {
-					rows.Close()
-					return err
-				}
-				parts = append(parts, p)
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
+			var err error
+			if parts, err = queryInt64s(ctx, tx, `SELECT part FROM topk_segments WHERE gen > 0`); err != nil {
 				return err
 			}
 		}

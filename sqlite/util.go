@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"context"
 	"database/sql"
 	"encoding/base64"
 	"encoding/binary"
@@ -30,6 +31,24 @@ func nanos(t time.Time) int64 {
 }
 
 func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
+
+// queryInt64s returns the first column of every row of query, as integers.
+func queryInt64s(ctx context.Context, tx *conn, query string, args ...any) ([]int64, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var n int64
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
 
 func nullNanos(t *time.Time) any {
 	if t == nil {
