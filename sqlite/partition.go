@@ -125,6 +125,11 @@ func ftsName(base string, shard int) string { return base + "_" + strconv.Itoa(s
 // shardView is the view of one shard's rows that the shard indexes.
 func shardView(table string, shard int) string { return table + "_shard_" + strconv.Itoa(shard) }
 
+// stemTokenizer is the tokenizer of the stemmed full-text indexes (*_fts).
+// The top-k index's private FTS5 tables (topk_token.go, topk_tail.go) use
+// it too, so that their terms are the shards' own.
+const stemTokenizer = `porter unicode61 remove_diacritics 2`
+
 // shardDDL returns the statements making shard k's views and indexes.
 func shardDDL(k int) []string {
 	var out []string
@@ -133,8 +138,8 @@ func shardDDL(k int) []string {
 		out = append(out,
 			fmt.Sprintf(`CREATE VIEW IF NOT EXISTS %s AS SELECT pk, %s FROM %s WHERE (pk >> %d) %% %d = %d`,
 				view, t.cols, t.table, pkBits, indexShards, k),
-			fmt.Sprintf(`CREATE VIRTUAL TABLE IF NOT EXISTS %s USING fts5 (%s, content = '%s', content_rowid = 'pk', tokenize = 'porter unicode61 remove_diacritics 2')`,
-				ftsName(t.table+"_fts", k), t.cols, view),
+			fmt.Sprintf(`CREATE VIRTUAL TABLE IF NOT EXISTS %s USING fts5 (%s, content = '%s', content_rowid = 'pk', tokenize = '%s')`,
+				ftsName(t.table+"_fts", k), t.cols, view, stemTokenizer),
 			fmt.Sprintf(`CREATE VIRTUAL TABLE IF NOT EXISTS %s USING fts5 (%s, content = '%s', content_rowid = 'pk', tokenize = 'unicode61 remove_diacritics 2')`,
 				ftsName(t.table+"_raw", k), t.cols, view))
 	}

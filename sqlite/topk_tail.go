@@ -247,7 +247,7 @@ func newTailTokenizer(ctx context.Context) (*tailTokenizer, error) {
 	}
 	t.cc = newConn(t.c)
 	for _, stmt := range []string{
-		`CREATE VIRTUAL TABLE t USING fts5 (title, content, tokenize = 'porter unicode61 remove_diacritics 2')`,
+		`CREATE VIRTUAL TABLE t USING fts5 (title, content, tokenize = '` + stemTokenizer + `')`,
 		`CREATE VIRTUAL TABLE v USING fts5vocab (t, 'instance')`,
 	} {
 		if _, err := t.c.ExecContext(ctx, stmt); err != nil {

@@ -38,7 +38,7 @@ func newTokenizer(ctx context.Context) (*tokenizer, error) {
 		return nil, err
 	}
 	for _, stmt := range []string{
-		`CREATE VIRTUAL TABLE t USING fts5 (x, tokenize = 'porter unicode61 remove_diacritics 2')`,
+		`CREATE VIRTUAL TABLE t USING fts5 (x, tokenize = '` + stemTokenizer + `')`,
 		`CREATE VIRTUAL TABLE v USING fts5vocab (t, 'instance')`,
 	} {
 		if _, err := t.c.ExecContext(ctx, stmt); err != nil {
