@@ -2,10 +2,7 @@ package sqlite
 
 import (
 	"context"
-	"math/rand/v2"
 	"slices"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,29 +27,7 @@ func TestIdleConsolidation(t *testing.T) {
 	}
 	t.Cleanup(func() { s.Close() })
 	sc := contextd.Scope{Tenant: "consolidate"}
-	words := strings.Fields("alpha beta gamma delta epsilon running runner runs connect connected graph index storage queue latency")
-	text := func(r *rand.Rand, n int) string {
-		w := make([]string, n)
-		for i := range w {
-			w[i] = words[r.IntN(len(words))]
-		}
-		return strings.Join(w, " ")
-	}
-	var wg sync.WaitGroup
-	for g := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := rand.New(rand.NewPCG(uint64(g), 9))
-			for range 50 {
-				if _, err := s.CreateContexts(ctx, sc, []contextd.ContextCreate{{Title: text(r, 4), Content: text(r, 40)}}); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	createConcurrently(t, s, sc, 9, 50) // ftsmerge_test.go
 	k := shardOf(1 << pkBits)
 	segments := func() []int {
 		var out []int

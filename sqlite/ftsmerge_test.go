@@ -45,29 +45,7 @@ func TestIdleMergeKeepsSearches(t *testing.T) {
 	}
 	t.Cleanup(func() { s.Close() })
 	sc := contextd.Scope{Tenant: "merge"}
-	words := strings.Fields("alpha beta gamma delta epsilon running runner runs connect connected graph index storage queue latency")
-	text := func(r *rand.Rand, n int) string {
-		w := make([]string, n)
-		for i := range w {
-			w[i] = words[r.IntN(len(words))]
-		}
-		return strings.Join(w, " ")
-	}
-	var wg sync.WaitGroup
-	for g := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := rand.New(rand.NewPCG(uint64(g), 7))
-			for range 40 {
-				if _, err := s.CreateContexts(ctx, sc, []contextd.ContextCreate{{Title: text(r, 4), Content: text(r, 40)}}); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	createConcurrently(t, s, sc, 7, 40)
 	queries := []string{"alpha", "running graph", "conn*", `"index storage"`, "queue -latency", "title:beta"}
 	before := make([][]string, len(queries))
 	for i, q := range queries {
@@ -176,4 +154,35 @@ func TestMergeSettings(t *testing.T) {
 	}
 	defer s.Close()
 	check(s)
+}
+
+// createConcurrently writes small contexts of a few words from 8 writers at
+// once, each of its own rows one at a time (small group commits, so many
+// full-text segments); seed picks the words.
+func createConcurrently(t *testing.T, s *Store, sc contextd.Scope, seed uint64, each int) {
+	t.Helper()
+	ctx := context.Background()
+	words := strings.Fields("alpha beta gamma delta epsilon running runner runs connect connected graph index storage queue latency")
+	text := func(r *rand.Rand, n int) string {
+		w := make([]string, n)
+		for i := range w {
+			w[i] = words[r.IntN(len(words))]
+		}
+		return strings.Join(w, " ")
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(g), seed))
+			for range each {
+				if _, err := s.CreateContexts(ctx, sc, []contextd.ContextCreate{{Title: text(r, 4), Content: text(r, 40)}}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }

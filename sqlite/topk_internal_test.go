@@ -113,35 +113,7 @@ func TestTopKMatchesFTS5(t *testing.T) {
 	if err := BuildTopKForTest(s, "solo"); err != nil {
 		t.Fatal(err)
 	}
-	for i := range 150 {
-		q := contextd.SearchQuery{Query: topkQuery(r), Limit: 1 + r.IntN(20), Offset: r.IntN(3) * 7, Highlight: i%5 == 0}
-		switch i % 4 {
-		case 1:
-			q.Filters.Types = []string{"note"}
-		case 2:
-			q.Filters.UserID = "u2"
-		}
-		before := s.topk.served.Load()
-		got, err := s.SearchContexts(ctx, sc, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if s.topk.served.Load() != before+1 {
-			t.Fatalf("query %q: not served by the top-k index", q.Query)
-		}
-		s.topk.off.Store(true)
-		want, err := s.SearchContexts(ctx, sc, q)
-		s.topk.off.Store(false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sameHits(t, fmt.Sprintf("query %q %+v", q.Query, q.Filters), got, want)
-		for j := range got.Results {
-			if fmt.Sprint(got.Results[j].Highlights) != fmt.Sprint(want.Results[j].Highlights) {
-				t.Fatalf("query %q: highlights %v, want %v", q.Query, got.Results[j].Highlights, want.Results[j].Highlights)
-			}
-		}
-	}
+	sameAsFTS5(t, s, "solo", r, 150) // topk_tail_test.go
 	// Not served: phrases, prefixes, exclusions, facets.
 	for _, q := range []contextd.SearchQuery{
 		{Query: `"fish graph"`}, {Query: "fis*"}, {Query: "fish -graph"}, {Query: "fish", Facets: []string{"type"}},
