@@ -99,6 +99,11 @@ func (s *Store) Check(ctx context.Context, opts contextd.CheckOptions) (*context
 			}
 			add(contextd.CheckItem{Name: ix.index + " structure", OK: len(bad) == 0, Detail: strings.Join(bad, "; ")})
 		}
+		it, err := checkTextStats(ctx, c)
+		if err != nil {
+			return err
+		}
+		add(it)
 		if err := checkChangeLog(ctx, c, opts.Full, add); err != nil {
 			return err
 		}

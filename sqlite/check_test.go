@@ -61,6 +61,44 @@ func item(rep *contextd.CheckReport, name string) *contextd.CheckItem {
 	return nil
 }
 
+// TestCheckTextStats: a tenant's recorded full-text counts that differ from
+// its index fail the check, and `contextd reindex` (RebuildSearchIndex)
+// counts them again.
+func TestCheckTextStats(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openAt(t, dir)
+	fill(t, s, 50)
+	rep, err := s.Check(ctx, contextd.CheckOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it := item(rep, "tenant text statistics"); !rep.OK || it == nil || !it.OK || it.Rows != 50 || it.Indexed != 50 {
+		t.Fatalf("healthy store: %+v", it)
+	}
+	if _, err := rwDB(t, dir).Exec(`UPDATE tenant_partitions SET ctx_docs = ctx_docs + 3, ctx_tokens = ctx_tokens - 7`); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = s.Check(ctx, contextd.CheckOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it := item(rep, "tenant text statistics"); rep.OK || it == nil || it.OK || it.Indexed != 53 ||
+		!strings.Contains(it.Detail, "53 contexts") || !strings.Contains(it.Detail, "contextd reindex") {
+		t.Fatalf("wrong counts not reported: %+v", it)
+	}
+	if _, err := s.RebuildSearchIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = s.Check(ctx, contextd.CheckOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it := item(rep, "tenant text statistics"); !rep.OK || it == nil || !it.OK || it.Indexed != 50 {
+		t.Fatalf("after reindex: %+v", it)
+	}
+}
+
 func TestCheck(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -75,9 +113,9 @@ func TestCheck(t *testing.T) {
 		if !rep.OK || rep.Full != full {
 			t.Fatalf("full=%v: healthy store reported %+v", full, rep)
 		}
-		want := 13 // 8 full-text, 3 change log, 2 vectors
+		want := 14 // 8 full-text, 1 tenant text statistics, 3 change log, 2 vectors
 		if full {
-			want = 18
+			want = 19
 		}
 		if len(rep.Items) != want {
 			t.Errorf("full=%v: %d items, want %d: %+v", full, len(rep.Items), want, rep.Items)

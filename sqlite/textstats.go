@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/contextd/contextd"
 )
 
 // Per-tenant full-text statistics (migration 0010): the number of a
@@ -167,4 +170,75 @@ func tenantText(ctx context.Context, tx *conn, r pkRange) (textStats, error) {
 		return partitionText(ctx, tx, part)
 	}
 	return textStats{docs.Int64, tokens.Int64}, nil
+}
+
+// checkTextStats compares every partition's stored counts with its index
+// (`contextd check`): a difference makes its tenants' BM25 scores drift from
+// FTS5's; `contextd reindex` counts them again (recountTextStats). A
+// partition not counted yet is counted when the store opens, so it passes.
+func checkTextStats(ctx context.Context, c *conn) (contextd.CheckItem, error) {
+	it := contextd.CheckItem{Name: "tenant text statistics", OK: true}
+	type stored struct {
+		part         int64
+		docs, tokens sql.NullInt64
+	}
+	var parts []stored
+	rows, err := c.QueryContext(ctx, `SELECT num, ctx_docs, ctx_tokens FROM tenant_partitions ORDER BY num`)
+	if err != nil {
+		return it, err
+	}
+	for rows.Next() {
+		var p stored
+		if err := rows.Scan(&p.part, &p.docs, &p.tokens); err != nil {
+			rows.Close()
+			return it, err
+		}
+		parts = append(parts, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return it, err
+	}
+	var bad []string
+	for _, p := range parts {
+		if !p.docs.Valid || !p.tokens.Valid {
+			continue
+		}
+		t, err := partitionText(ctx, c, p.part)
+		if err != nil {
+			return it, err
+		}
+		it.Rows += t.docs
+		it.Indexed += p.docs.Int64
+		if t.docs != p.docs.Int64 || t.tokens != p.tokens.Int64 {
+			it.OK = false
+			if len(bad) < maxCheckMessages {
+				bad = append(bad, fmt.Sprintf("partition %d: %d contexts and %d tokens recorded, %d and %d in the index (run contextd reindex)",
+					p.part, p.docs.Int64, p.tokens.Int64, t.docs, t.tokens))
+			}
+		}
+	}
+	it.Detail = strings.Join(bad, "; ")
+	return it, nil
+}
+
+// recountTextStats counts every partition's contexts and tokens from its
+// index again (`contextd reindex`), in one write transaction.
+func (s *Store) recountTextStats(ctx context.Context) error {
+	return s.write(ctx, "recount tenant text statistics", func(tx *conn) error {
+		parts, err := queryInt64s(ctx, tx, `SELECT num FROM tenant_partitions`)
+		if err != nil {
+			return err
+		}
+		for _, p := range parts {
+			t, err := partitionText(ctx, tx, p)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE tenant_partitions SET ctx_docs = ?, ctx_tokens = ? WHERE num = ?`, t.docs, t.tokens, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

@@ -238,10 +238,14 @@ func decodeMetaAtoms(text string) (names []string, byRow bool) {
 	return names, byRow
 }
 
-// RebuildSearchIndex rebuilds the top-k index segment of every partition
-// that has one or is large enough for one, now, one after another (what
-// `contextd reindex` runs). It returns the partitions rebuilt.
+// RebuildSearchIndex counts every tenant's full-text statistics again
+// (recountTextStats), then rebuilds the top-k index segment of every
+// partition that has one or is large enough for one, now, one after another
+// (what `contextd reindex` runs). It returns the partitions rebuilt.
 func (s *Store) RebuildSearchIndex(ctx context.Context) (int, error) {
+	if err := s.recountTextStats(ctx); err != nil {
+		return 0, s.fail(ctx, "rebuild search index", err)
+	}
 	if s.topk == nil {
 		return 0, nil
 	}

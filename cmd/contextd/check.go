@@ -17,6 +17,9 @@ const checkUsage = `Usage: contextd check [--full] [--json]
 Checks that the configured store agrees with itself:
   - full-text indexes: every row indexed, no indexed row left without its
     row, the indexes internally consistent;
+  - tenant text statistics (embedded store): each tenant's recorded number
+    of contexts and tokens, which its BM25 scores use, equals its index's
+    (contextd reindex counts them again);
   - change log: no seq missing from the oldest retained change to the last
     one given, and the newest 1000 changes in time order and matching their
     objects (a live object's newest change holds its version and time; an

@@ -37,14 +37,14 @@ func TestCheckCommand(t *testing.T) {
 	}
 
 	out, err := check()
-	if err != nil || !strings.Contains(out, "contexts_fts rows       1 rows, 1 indexed") || !strings.Contains(out, "integrity: ok (13 checks") ||
+	if err != nil || !strings.Contains(out, "contexts_fts rows       1 rows, 1 indexed") || !strings.Contains(out, "integrity: ok (14 checks") ||
 		!regexp.MustCompile(`ok +change log continuity +seq 1\.\.1, 1 changes`).MatchString(out) ||
 		!strings.Contains(out, "have no vector (run contextd reindex)") || strings.Contains(out, "note:") {
 		t.Fatalf("healthy store: %v\n%s", err, out)
 	}
 	out, err = check("--full", "--json")
 	var rep contextd.CheckReport
-	if err != nil || json.Unmarshal([]byte(out), &rep) != nil || !rep.OK || !rep.Full || len(rep.Items) != 18 {
+	if err != nil || json.Unmarshal([]byte(out), &rep) != nil || !rep.OK || !rep.Full || len(rep.Items) != 19 {
 		t.Fatalf("--full --json: %v\n%s", err, out)
 	}
 
@@ -58,7 +58,7 @@ func TestCheckCommand(t *testing.T) {
 	}
 	db.Close()
 	out, err = check()
-	if err == nil || !strings.Contains(err.Error(), "integrity check failed: 2 of 13") || !strings.Contains(out, "FAIL  contexts_fts rows       1 rows of contexts are not indexed") {
+	if err == nil || !strings.Contains(err.Error(), "integrity check failed: 2 of 14") || !strings.Contains(out, "FAIL  contexts_fts rows       1 rows of contexts are not indexed") {
 		t.Fatalf("damaged store: %v\n%s", err, out)
 	}
 	if _, err := check("extra"); err == nil {

@@ -72,7 +72,7 @@ Usage:
                                            encrypt a plaintext one, or decrypt it
   contextd decrypt [--out FILE] FILE      the plaintext of an encrypted export or backup file
   contextd check [--full] [--json]        check that the full-text indexes agree with the rows
-  contextd reindex                        rebuild the top-k search index; embed every context and memory whose vector is missing or of another model
+  contextd reindex                        rebuild the top-k search index, count the tenants' text statistics again; embed every context and memory whose vector is missing or of another model
   contextd eval locomo PATH               LoCoMo turn recall of fulltext, semantic and hybrid search
   contextd version
 

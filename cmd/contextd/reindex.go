@@ -13,8 +13,8 @@ import (
 // reindexBatch is how many rows are embedded and written at a time.
 const reindexBatch = 256
 
-// runReindex is `contextd reindex`: the embedded store's top-k full-text
-// index is rebuilt, and every context and memory whose vector is missing or
+// runReindex is `contextd reindex`: the embedded store's tenant text
+// statistics are counted again and its top-k full-text index is rebuilt, and every context and memory whose vector is missing or
 // was made by another model than the configured embedder's gets a new one. It can be stopped and run again: it resumes where rows still
 // lack a current vector. Progress goes to stderr.
 func runReindex(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
