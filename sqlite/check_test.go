@@ -73,7 +73,7 @@ func TestCheckTextStats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if it := item(rep, "tenant text statistics"); !rep.OK || it == nil || !it.OK || it.Rows != 50 || it.Indexed != 50 {
+	if it := item(rep, "tenant text statistics"); !rep.OK || it == nil || !it.OK || it.Rows != 100 || it.Indexed != 100 { // 50 contexts, 50 memories
 		t.Fatalf("healthy store: %+v", it)
 	}
 	if _, err := rwDB(t, dir).Exec(`UPDATE tenant_partitions SET ctx_docs = ctx_docs + 3, ctx_tokens = ctx_tokens - 7`); err != nil {
@@ -83,7 +83,7 @@ func TestCheckTextStats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if it := item(rep, "tenant text statistics"); rep.OK || it == nil || it.OK || it.Indexed != 53 ||
+	if it := item(rep, "tenant text statistics"); rep.OK || it == nil || it.OK || it.Indexed != 103 ||
 		!strings.Contains(it.Detail, "53 contexts") || !strings.Contains(it.Detail, "contextd reindex") {
 		t.Fatalf("wrong counts not reported: %+v", it)
 	}
@@ -94,7 +94,7 @@ func TestCheckTextStats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if it := item(rep, "tenant text statistics"); !rep.OK || it == nil || !it.OK || it.Indexed != 50 {
+	if it := item(rep, "tenant text statistics"); !rep.OK || it == nil || !it.OK || it.Indexed != 100 {
 		t.Fatalf("after reindex: %+v", it)
 	}
 }

@@ -92,7 +92,7 @@ type conn struct {
 	ftsLoose, ftsMerging uint64
 	// textDeltas: the changes of the running write job to the tenants'
 	// full-text counts, by partition (textstats.go); the writer's only.
-	textDeltas map[int64]textDelta
+	textDeltas map[textKey]textDelta
 	// raw are the driver's own statements of queryRaw (rawquery.go), and
 	// rowBuf the row it reads into.
 	raw    map[string]driver.Stmt

@@ -380,7 +380,7 @@ func unindexContext(ctx context.Context, tx *conn, pk int64, title, content stri
 	if err := markDirty(ctx, tx, pk); err != nil {
 		return err
 	}
-	if err := countText(ctx, tx, pk, -1); err != nil { // the tenant's counts (textstats.go)
+	if err := countText(ctx, tx, contextIndex, pk, -1); err != nil { // the tenant's counts (textstats.go)
 		return err
 	}
 	for _, ix := range []string{contextIndex.stem, contextIndex.raw} {

@@ -18,8 +18,9 @@ import (
 // connection of the store (both drivers): contextd_hits(index, id) records,
 // for the current match of a full-text query, its rowid, its length in
 // tokens (all columns) and the weighted hits of each phrase of the query
-// (title hits × titleWeight + content hits × contentWeight, what bm25()
-// sums per phrase), into the hitSet registered under id, and returns 1.
+// (each column's hits times its weight, what bm25() sums per phrase: title
+// × titleWeight + content × contentWeight for contexts, content × 1 for
+// memories), into the hitSet registered under id, and returns 1.
 //
 // It is what bm25() computes per row, without bm25()'s statistics: those
 // FTS5 counts over the whole index shard (every tenant in it), and it reads
@@ -35,6 +36,7 @@ const hitsFunc = "contextd_hits"
 // hitSet is what contextd_hits records for one query: per match, its rowid,
 // length and the weighted hits of each of its phrases (w[i*phrases+p]).
 type hitSet struct {
+	weights []uint32 // per column of the index
 	phrases int
 	pks     []int64
 	lens    []int32
@@ -69,11 +71,8 @@ func (h *hitSet) add(pk int64, length int32, phrases, insts int, hit func(i int)
 		if p < 0 || p >= phrases {
 			continue
 		}
-		switch col {
-		case 0:
-			h.w[base+p] += titleWeight
-		case 1:
-			h.w[base+p] += contentWeight
+		if col >= 0 && col < len(h.weights) {
+			h.w[base+p] += h.weights[col]
 		}
 	}
 }
@@ -86,10 +85,11 @@ var (
 	hitSetID  atomic.Int64
 )
 
-// newHitSet registers an empty set and returns its id; release drops it.
-func newHitSet() (int64, *hitSet) {
+// newHitSet registers an empty set for an index whose columns weigh
+// weights and returns its id; release drops it.
+func newHitSet(weights []uint32) (int64, *hitSet) {
 	id := hitSetID.Add(1)
-	h := &hitSet{}
+	h := &hitSet{weights: weights}
 	hitSetsMu.Lock()
 	hitSets[id] = h
 	hitSetsMu.Unlock()

@@ -1,10 +1,12 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -363,6 +365,9 @@ func indexMemory(ctx context.Context, tx *conn, pk int64, content string) error 
 
 // unindexMemory removes a memory's text, as it was indexed, from both.
 func unindexMemory(ctx context.Context, tx *conn, pk int64, content string) error {
+	if err := countText(ctx, tx, memoryIndex, pk, -1); err != nil { // the tenant's counts (textstats.go)
+		return err
+	}
 	for _, ix := range []string{memoryIndex.stem, memoryIndex.raw} {
 		tx.markFTS(ix, pk)
 		ix = ftsName(ix, shardOf(pk))
@@ -409,6 +414,11 @@ func (s *Store) SearchMemories(ctx context.Context, sc contextd.Scope, q context
 	run := func(tx *conn, fq ftsQuery) error {
 		hits = hits[:0]
 		hasQuery := fq.ranked()
+		if hasQuery && !s.shardScores.Load() {
+			return s.rankedMemories(ctx, tx, fq, &b, candidates, now, &hits)
+		}
+		// The newest memories without a query; with one and shardScores
+		// (tests' oracle), FTS5's bm25() over the index shard.
 		from, args := memoryIndex.at(fq.r).from(fq, "m", b.where(), b.args, hasQuery)
 		score, order := "0.0", "m.created_at DESC, m.id DESC"
 		if hasQuery {
@@ -462,4 +472,66 @@ func (s *Store) SearchMemories(ctx context.Context, sc contextd.Scope, q context
 		hits = []*contextd.MemoryHit{}
 	}
 	return hits, nil
+}
+
+// rankedMemories appends to hits the best candidates memories of the
+// tenant matching fq and passing the filters b, by BM25 over the tenant's
+// own memories (search_tenant.go: never over the index shard, which holds
+// other tenants' memories too), each with its contextd.MemoryScore. The
+// matches are tested against the filters best first, a chunk at a time,
+// until candidates pass.
+func (s *Store) rankedMemories(ctx context.Context, tx *conn, fq ftsQuery, b *sqlBuilder, candidates int, now time.Time, hits *[]*contextd.MemoryHit) error {
+	all, err := tenantMatches(ctx, tx, memoryIndex, fq)
+	if err != nil {
+		return err
+	}
+	// Best first; among equal scores the newest (pks grow with time).
+	slices.SortFunc(all, func(x, y match) int {
+		if x.score != y.score {
+			return cmp.Compare(y.score, x.score)
+		}
+		return cmp.Compare(y.pk, x.pk)
+	})
+	for lo := 0; lo < len(all) && len(*hits) < candidates; {
+		hi := min(len(all), lo+max(64, 2*(candidates-len(*hits))))
+		chunk := all[lo:hi]
+		lo = hi
+		score := make(map[int64]float64, len(chunk))
+		pks := make([]int64, len(chunk))
+		for i, m := range chunk {
+			score[m.pk], pks[i] = m.score, m.pk
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT `+memoryCols+` FROM memories m WHERE m.pk IN (SELECT value FROM json_each(?)) AND `+b.where(),
+			append([]any{idList(pks)}, b.args...)...)
+		if err != nil {
+			return err
+		}
+		type passed struct {
+			m  *contextd.Memory
+			pk int64
+		}
+		var ok []passed
+		for rows.Next() {
+			m, pk, err := scanMemory(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			ok = append(ok, passed{m, pk})
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		slices.SortFunc(ok, func(x, y passed) int {
+			if sx, sy := score[x.pk], score[y.pk]; sx != sy {
+				return cmp.Compare(sy, sx)
+			}
+			return cmp.Compare(y.pk, x.pk)
+		})
+		for _, p := range ok[:min(len(ok), candidates-len(*hits))] {
+			*hits = append(*hits, &contextd.MemoryHit{Memory: p.m, Score: contextd.MemoryScore(score[p.pk], true, p.m, now)})
+		}
+	}
+	return nil
 }

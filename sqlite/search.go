@@ -69,7 +69,8 @@ func (q ftsQuery) ranked() bool { return q.stem != "" || q.raw != "" }
 // of the pk range r (see partition.go).
 type ftsIndex struct {
 	table, stem, raw string
-	bm25             string // arguments of bm25() after the table: column weights
+	bm25             string   // arguments of bm25() after the table: column weights
+	weights          []uint32 // the same weights, per column, for contextd_hits
 }
 
 // at returns the index shard holding the rows of r, a tenant's range.
@@ -80,8 +81,8 @@ func (ix ftsIndex) at(r pkRange) ftsIndex {
 }
 
 var (
-	contextIndex = ftsIndex{table: "contexts", stem: "contexts_fts", raw: "contexts_raw", bm25: ", 4.0, 1.0"}
-	memoryIndex  = ftsIndex{table: "memories", stem: "memories_fts", raw: "memories_raw"}
+	contextIndex = ftsIndex{table: "contexts", stem: "contexts_fts", raw: "contexts_raw", bm25: ", 4.0, 1.0", weights: []uint32{titleWeight, contentWeight}}
+	memoryIndex  = ftsIndex{table: "memories", stem: "memories_fts", raw: "memories_raw", weights: []uint32{1}}
 )
 
 // source returns the subquery of the rows matching q, as pk (and b, the

@@ -38,14 +38,14 @@ import (
 // before: they need no score.
 
 // tenantMatches returns every match of the positive terms of fq among the
-// tenant's rows, scored over the tenant's statistics, without the rows the
-// excluded terms match.
-func tenantMatches(ctx context.Context, tx *conn, fq ftsQuery) ([]match, error) {
-	st, err := tenantText(ctx, tx, fq.r)
+// tenant's rows of index (contextIndex or memoryIndex), scored over the
+// tenant's statistics, without the rows the excluded terms match.
+func tenantMatches(ctx context.Context, tx *conn, index ftsIndex, fq ftsQuery) ([]match, error) {
+	st, err := tenantText(ctx, tx, index, fq.r)
 	if err != nil {
 		return nil, err
 	}
-	ix := contextIndex.at(fq.r)
+	ix := index.at(fq.r)
 	var (
 		out  []match
 		seen map[int64]int // pk -> index in out, when two indexes are read
@@ -55,7 +55,7 @@ func tenantMatches(ctx context.Context, tx *conn, fq ftsQuery) ([]match, error) 
 		if q.match == "" {
 			continue
 		}
-		ms, err := scoredMatches(ctx, tx, q.tbl, q.match, fq.r, st)
+		ms, err := scoredMatches(ctx, tx, q.tbl, ix.weights, q.match, fq.r, st)
 		if err != nil {
 			return nil, err
 		}
@@ -101,10 +101,11 @@ func tenantMatches(ctx context.Context, tx *conn, fq ftsQuery) ([]match, error) 
 	return kept, nil
 }
 
-// scoredMatches runs one MATCH over the index tbl in the tenant's range r
-// and scores each match with BM25 over the tenant's statistics st.
-func scoredMatches(ctx context.Context, tx *conn, tbl, expr string, r pkRange, st textStats) ([]match, error) {
-	id, h := newHitSet()
+// scoredMatches runs one MATCH over the index tbl (columns weighing
+// weights) in the tenant's range r and scores each match with BM25 over the
+// tenant's statistics st.
+func scoredMatches(ctx context.Context, tx *conn, tbl string, weights []uint32, expr string, r pkRange, st textStats) ([]match, error) {
+	id, h := newHitSet(weights)
 	defer releaseHitSet(id)
 	// The function records every match (hitSet) and returns 1: the
 	// statement returns no row, and none travels through the driver. (An
@@ -166,7 +167,7 @@ func (h *hitSet) score(st textStats) []match {
 // loaded holds them for the caller; with filters, topkPage tests the best
 // matches' rows and counts those that pass.
 func tenantPage(ctx context.Context, tx *conn, fq ftsQuery, f *sqlBuilder, tenantOnly bool, offset, limit int) (page []hit, total int, loaded map[int64]*contextd.Context, err error) {
-	all, err := tenantMatches(ctx, tx, fq)
+	all, err := tenantMatches(ctx, tx, contextIndex, fq)
 	if err != nil {
 		return nil, 0, nil, err
 	}

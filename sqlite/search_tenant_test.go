@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/contextd/contextd"
 )
@@ -263,11 +264,11 @@ func TestTenantTextCounts(t *testing.T) {
 			}
 			rows.Close()
 			for _, p := range parts {
-				kept, err := tenantText(ctx, tx, rangeOf(p))
+				kept, err := tenantText(ctx, tx, contextIndex, rangeOf(p))
 				if err != nil {
 					return err
 				}
-				counted, err := partitionText(ctx, tx, p)
+				counted, err := partitionText(ctx, tx, contextIndex, p)
 				if err != nil {
 					return err
 				}
@@ -349,4 +350,156 @@ func TestTenantScoresEncrypted(t *testing.T) {
 	alone := openTopK(t)
 	createRows(t, alone, first)
 	compareTenant(t, shared, alone, "t00", r, 80)
+}
+
+// randomMemories makes n memories of tenant with the texts of randomRows
+// (extra appended to each), at one fixed time, so that two stores holding
+// them score them alike.
+func randomMemories(t *testing.T, r *rand.Rand, tenant string, n int, extra string) []contextd.MemoryCreate {
+	t.Helper()
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	out := make([]contextd.MemoryCreate, n)
+	for i := range out {
+		conf := float64(r.IntN(11)) / 10
+		m := contextd.MemoryCreate{
+			ID:         fmt.Sprintf("%s-m%04d", tenant, i),
+			Type:       []string{contextd.MemoryFact, contextd.MemoryPreference}[r.IntN(2)],
+			Content:    topkText(r, 1+r.IntN(40)) + extra,
+			Importance: []string{"low", "medium", "high", "critical"}[r.IntN(4)],
+			Confidence: &conf,
+			Timestamp:  at,
+			SessionID:  []string{"s1", "s2"}[r.IntN(2)],
+			UserID:     []string{"u1", "u2"}[r.IntN(2)],
+		}
+		if r.IntN(3) == 0 {
+			m.Tags = []string{[]string{"red", "blue"}[r.IntN(2)]}
+		}
+		if err := m.Normalize("items", at); err != nil {
+			t.Fatal(err)
+		}
+		out[i] = m
+	}
+	return out
+}
+
+// TestMemoryScoresMatchOneTenantStore: memory search ranks a tenant's
+// memories over the tenant's own statistics (rankedMemories), never over the
+// index shard it shares with other tenants: its answers are those of FTS5's
+// bm25() (shardScores) in a store holding the tenant alone, and another
+// tenant's writes do not move them.
+func TestMemoryScoresMatchOneTenantStore(t *testing.T) {
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(21, 22))
+	now := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	open := func() *Store {
+		s, err := Open(ctx, t.TempDir(), Options{TopKMinContexts: 1 << 30, Now: func() time.Time { return now }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	shared, alone := open(), open()
+	// 18 tenants: t00 and t16 share shard 1; t16 is large and every memory
+	// of it says "fish", so that the shard's statistics are far from t00's.
+	var t00 []contextd.MemoryCreate
+	for i := range 18 {
+		name := fmt.Sprintf("t%02d", i)
+		n, extra := 40+r.IntN(160), ""
+		if i == 16 {
+			n, extra = 1500, " fish fishing graph"
+		}
+		ms := randomMemories(t, r, name, n, extra)
+		if _, err := shared.CreateMemories(ctx, contextd.Scope{Tenant: name}, ms); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			t00 = ms
+		}
+	}
+	if _, err := alone.CreateMemories(ctx, contextd.Scope{Tenant: "t00"}, t00); err != nil {
+		t.Fatal(err)
+	}
+	sc := contextd.Scope{Tenant: "t00"}
+	search := func(s *Store, q contextd.MemorySearch) []*contextd.MemoryHit {
+		t.Helper()
+		hits, err := s.SearchMemories(ctx, sc, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return hits
+	}
+	same := func(what string, got, want []*contextd.MemoryHit) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d hits, want %d", what, len(got), len(want))
+		}
+		for i := range got {
+			g, w := got[i], want[i]
+			if g.Memory.ID != w.Memory.ID || math.Abs(g.Score-w.Score) > 1e-12*math.Abs(w.Score) {
+				t.Fatalf("%s: hit %d is %s (%.17g), want %s (%.17g)", what, i, g.Memory.ID, g.Score, w.Memory.ID, w.Score)
+			}
+		}
+	}
+	queries := []contextd.MemorySearch{{Query: "fish graph", Limit: 50}, {Query: "fis* run", Limit: 50}, {Query: `"rapid queue" delta`, Limit: 50}}
+	for range 120 {
+		q := contextd.MemorySearch{Query: tenantQuery(r), Limit: 1 + r.IntN(30)}
+		switch r.IntN(5) {
+		case 1:
+			q.SessionID = "s2"
+		case 2:
+			q.UserID, q.Types = "u1", []string{contextd.MemoryFact}
+		case 3:
+			q.MinImportance, q.MinConfidence = "high", 0.3
+		case 4:
+			q.Tags = []string{"red"}
+		}
+		queries = append(queries, q)
+	}
+	alone.shardScores.Store(true)
+	before := make([][]*contextd.MemoryHit, len(queries))
+	hits := 0
+	for i, q := range queries {
+		before[i] = search(shared, q)
+		same(fmt.Sprintf("query %+v", q), before[i], search(alone, q))
+		hits += len(before[i])
+	}
+	if hits < len(queries) {
+		t.Fatalf("%d hits over %d queries: the queries find too little to compare", hits, len(queries))
+	}
+	// Another tenant of the shard writes: t00's answers do not move.
+	if _, err := shared.CreateMemories(ctx, contextd.Scope{Tenant: "t16"}, randomMemories(t, r, "t16-more", 300, " fish")); err != nil {
+		t.Fatal(err)
+	}
+	for i, q := range queries {
+		same(fmt.Sprintf("after t16 wrote, query %+v", q), search(shared, q), before[i])
+	}
+	// The tenant's own updates and deletes move its statistics as FTS5's
+	// move its index's, and its counts stay those of the index.
+	for _, s := range []*Store{shared, alone} {
+		for j := 0; j < len(t00); j += 4 {
+			if j%8 == 0 {
+				if err := s.DeleteMemory(ctx, sc, t00[j].ID); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			content := topkText(rand.New(rand.NewPCG(uint64(j), 1)), 30)
+			if _, err := s.UpdateMemory(ctx, sc, t00[j].ID, contextd.MemoryUpdate{Content: &content}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rep, err := s.Check(ctx, contextd.CheckOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range rep.Items {
+			if it.Name == "tenant text statistics" && !it.OK {
+				t.Fatalf("counts after updates and deletes: %+v", it)
+			}
+		}
+	}
+	for _, q := range queries {
+		same(fmt.Sprintf("after updates, query %+v", q), search(shared, q), search(alone, q))
+	}
 }

@@ -10,26 +10,32 @@ import (
 	"github.com/contextd/contextd"
 )
 
-// Per-tenant full-text statistics (migration 0010): the number of a
-// partition's contexts and their tokens (title and content), which BM25
-// needs (N and the average length) to score a tenant's matches over the
-// tenant alone (search_tenant.go).
+// Per-tenant full-text statistics (migrations 0010 and 0014): the number of
+// a partition's contexts and their tokens (title and content), and of its
+// memories and their tokens, which BM25 needs (N and the average length) to
+// score a tenant's matches over the tenant alone (search_tenant.go).
 //
-// Every change to the contexts' full-text index goes through insertIndexes
-// or unindexContext, in a write job: each adds the row's length (read from
-// the stemmed index's _docsize row, which FTS5 writes with the row) to the
-// job's pending deltas on the writer's conn, and the job writes them to
-// tenant_partitions once when it succeeds (write, writer.go), or drops them
-// when it fails: the counts move in the same transaction as the index, and a
-// job that rolls back leaves them as they were.
+// Every change to a full-text index goes through insertIndexes or
+// unindexContext / unindexMemory, in a write job: each adds the row's length
+// (read from the stemmed index's _docsize row, which FTS5 writes with the
+// row) to the job's pending deltas on the writer's conn, and the job writes
+// them to tenant_partitions once when it succeeds (write, writer.go), or
+// drops them when it fails: the counts move in the same transaction as the
+// index, and a job that rolls back leaves them as they were.
 
-// textDelta is what a job changed in one partition's counts.
+// textKey names one set of counts: a partition's, of one table's index.
+type textKey struct {
+	part  int64
+	table string // contextIndex.table or memoryIndex.table
+}
+
+// textDelta is what a job changed in one set of counts.
 type textDelta struct{ docs, tokens int64 }
 
-// textStats is a partition's counts, as search reads them.
+// textStats is a set of counts, as search reads them.
 type textStats struct{ docs, tokens int64 }
 
-// avgdl is the average length of the tenant's contexts, as FTS5 computes it
+// avgdl is the average length of the tenant's rows, as FTS5 computes it
 // (tokens / rows), with the guards of an empty tenant.
 func (t textStats) avgdl() float64 {
 	if t.docs <= 0 || t.tokens <= 0 {
@@ -38,11 +44,23 @@ func (t textStats) avgdl() float64 {
 	return float64(t.tokens) / float64(t.docs)
 }
 
+// statColumns returns the columns of tenant_partitions holding the counts
+// of ix's table.
+func statColumns(ix ftsIndex) (docs, tokens string) {
+	if ix.table == memoryIndex.table {
+		return "mem_docs", "mem_tokens"
+	}
+	return "ctx_docs", "ctx_tokens"
+}
+
+// textIndexes are the indexes whose counts the store keeps.
+var textIndexes = []ftsIndex{contextIndex, memoryIndex}
+
 // rowLength returns the length in tokens of row pk in the stemmed index of
-// its shard, as FTS5 recorded it (0 when it holds no such row).
-func rowLength(ctx context.Context, tx *conn, pk int64) (int64, error) {
+// ix at its shard, as FTS5 recorded it (0 when it holds no such row).
+func rowLength(ctx context.Context, tx *conn, ix ftsIndex, pk int64) (int64, error) {
 	var sz []byte
-	err := tx.QueryRowContext(ctx, `SELECT sz FROM `+ftsName(contextIndex.stem, shardOf(pk))+`_docsize WHERE id = ?`, pk).Scan(&sz)
+	err := tx.QueryRowContext(ctx, `SELECT sz FROM `+ftsName(ix.stem, shardOf(pk))+`_docsize WHERE id = ?`, pk).Scan(&sz)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
@@ -56,21 +74,22 @@ func rowLength(ctx context.Context, tx *conn, pk int64) (int64, error) {
 	return n, nil
 }
 
-// countText records that the context pk was added to (sign 1) or removed
-// from (sign -1) the full-text index: it must be called after the row is
-// indexed, or before it is removed, so that its _docsize row is there.
-func countText(ctx context.Context, tx *conn, pk int64, sign int64) error {
-	n, err := rowLength(ctx, tx, pk)
+// countText records that the row pk of ix's table was added to (sign 1) or
+// removed from (sign -1) its full-text index: it must be called after the
+// row is indexed, or before it is removed, so that its _docsize row is there.
+func countText(ctx context.Context, tx *conn, ix ftsIndex, pk int64, sign int64) error {
+	n, err := rowLength(ctx, tx, ix, pk)
 	if err != nil {
 		return err
 	}
 	if tx.textDeltas == nil {
-		tx.textDeltas = map[int64]textDelta{}
+		tx.textDeltas = map[textKey]textDelta{}
 	}
-	d := tx.textDeltas[pk>>pkBits]
+	k := textKey{pk >> pkBits, ix.table}
+	d := tx.textDeltas[k]
 	d.docs += sign
 	d.tokens += sign * n
-	tx.textDeltas[pk>>pkBits] = d
+	tx.textDeltas[k] = d
 	return nil
 }
 
@@ -89,26 +108,35 @@ func withTextStats(fn func(c *conn) error) func(c *conn) error {
 }
 
 // flushTextStats adds the pending deltas to tenant_partitions. A partition
-// not counted yet (NULL, see migration 0010) stays so: the count at open
-// reads the index itself.
+// not counted yet (NULL, see migrations 0010 and 0014) stays so: the count at
+// open reads the index itself.
 func flushTextStats(ctx context.Context, c *conn) error {
-	for part, d := range c.textDeltas {
+	for k, d := range c.textDeltas {
 		if d == (textDelta{}) {
 			continue
 		}
-		if _, err := c.ExecContext(ctx, `UPDATE tenant_partitions SET ctx_docs = ctx_docs + ?, ctx_tokens = ctx_tokens + ? WHERE num = ?`,
-			d.docs, d.tokens, part); err != nil {
+		docs, tokens := statColumns(textIndexOf(k.table))
+		if _, err := c.ExecContext(ctx, `UPDATE tenant_partitions SET `+docs+` = `+docs+` + ?, `+tokens+` = `+tokens+` + ? WHERE num = ?`,
+			d.docs, d.tokens, k.part); err != nil {
 			return fmt.Errorf("tenant text statistics: %w", err)
 		}
 	}
 	return nil
 }
 
-// partitionText counts partition part's contexts and tokens from the
+// textIndexOf returns the index of table.
+func textIndexOf(table string) ftsIndex {
+	if table == memoryIndex.table {
+		return memoryIndex
+	}
+	return contextIndex
+}
+
+// partitionText counts partition part's rows and tokens in ix from the
 // stemmed index's _docsize rows of its range.
-func partitionText(ctx context.Context, tx *conn, part int64) (textStats, error) {
+func partitionText(ctx context.Context, tx *conn, ix ftsIndex, part int64) (textStats, error) {
 	r := rangeOf(part)
-	rows, err := tx.QueryContext(ctx, `SELECT sz FROM `+ftsName(contextIndex.stem, int(part%indexShards))+`_docsize WHERE id BETWEEN ? AND ?`, r.lo, r.hi)
+	rows, err := tx.QueryContext(ctx, `SELECT sz FROM `+ftsName(ix.stem, int(part%indexShards))+`_docsize WHERE id BETWEEN ? AND ?`, r.lo, r.hi)
 	if err != nil {
 		return textStats{}, err
 	}
@@ -130,36 +158,47 @@ func partitionText(ctx context.Context, tx *conn, part int64) (textStats, error)
 }
 
 // countTextStats counts the partitions not counted yet (those of a store
-// made before migration 0010), once, when the store opens.
+// made before migration 0010 or 0014), once, when the store opens.
 func (s *Store) countTextStats(ctx context.Context) error {
 	return s.write(ctx, "tenant text statistics", func(tx *conn) error {
-		parts, err := queryInt64s(ctx, tx, `SELECT num FROM tenant_partitions WHERE ctx_docs IS NULL OR ctx_tokens IS NULL`)
-		if err != nil {
-			return err
-		}
-		for _, p := range parts {
-			t, err := partitionText(ctx, tx, p)
+		for _, ix := range textIndexes {
+			docs, tokens := statColumns(ix)
+			parts, err := queryInt64s(ctx, tx, `SELECT num FROM tenant_partitions WHERE `+docs+` IS NULL OR `+tokens+` IS NULL`)
 			if err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE tenant_partitions SET ctx_docs = ?, ctx_tokens = ? WHERE num = ?`, t.docs, t.tokens, p); err != nil {
-				return err
+			for _, p := range parts {
+				if err := storeText(ctx, tx, ix, p); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
 	})
 }
 
-// tenantText returns the counts of the partition of range r (zero for a
-// tenant that never wrote), counting them from the index if the store has
+// storeText counts partition part's rows of ix and writes the counts.
+func storeText(ctx context.Context, tx *conn, ix ftsIndex, part int64) error {
+	t, err := partitionText(ctx, tx, ix, part)
+	if err != nil {
+		return err
+	}
+	docs, tokens := statColumns(ix)
+	_, err = tx.ExecContext(ctx, `UPDATE tenant_partitions SET `+docs+` = ?, `+tokens+` = ? WHERE num = ?`, t.docs, t.tokens, part)
+	return err
+}
+
+// tenantText returns the counts of ix in the partition of range r (zero for
+// a tenant that never wrote), counting them from the index if the store has
 // not yet.
-func tenantText(ctx context.Context, tx *conn, r pkRange) (textStats, error) {
+func tenantText(ctx context.Context, tx *conn, ix ftsIndex, r pkRange) (textStats, error) {
 	if r.lo > r.hi {
 		return textStats{}, nil
 	}
 	part := r.lo >> pkBits
 	var docs, tokens sql.NullInt64
-	err := tx.QueryRowContext(ctx, `SELECT ctx_docs, ctx_tokens FROM tenant_partitions WHERE num = ?`, part).Scan(&docs, &tokens)
+	dc, tc := statColumns(ix)
+	err := tx.QueryRowContext(ctx, `SELECT `+dc+`, `+tc+` FROM tenant_partitions WHERE num = ?`, part).Scan(&docs, &tokens)
 	if errors.Is(err, sql.ErrNoRows) {
 		return textStats{}, nil
 	}
@@ -167,54 +206,59 @@ func tenantText(ctx context.Context, tx *conn, r pkRange) (textStats, error) {
 		return textStats{}, err
 	}
 	if !docs.Valid || !tokens.Valid {
-		return partitionText(ctx, tx, part)
+		return partitionText(ctx, tx, ix, part)
 	}
 	return textStats{docs.Int64, tokens.Int64}, nil
 }
 
-// checkTextStats compares every partition's stored counts with its index
+// checkTextStats compares every partition's stored counts with its indexes
 // (`contextd check`): a difference makes its tenants' BM25 scores drift from
 // FTS5's; `contextd reindex` counts them again (recountTextStats). A
 // partition not counted yet is counted when the store opens, so it passes.
+// Rows and Indexed are the contexts and memories in the indexes and in the
+// counts.
 func checkTextStats(ctx context.Context, c *conn) (contextd.CheckItem, error) {
 	it := contextd.CheckItem{Name: "tenant text statistics", OK: true}
-	type stored struct {
-		part         int64
-		docs, tokens sql.NullInt64
-	}
-	var parts []stored
-	rows, err := c.QueryContext(ctx, `SELECT num, ctx_docs, ctx_tokens FROM tenant_partitions ORDER BY num`)
-	if err != nil {
-		return it, err
-	}
-	for rows.Next() {
-		var p stored
-		if err := rows.Scan(&p.part, &p.docs, &p.tokens); err != nil {
-			rows.Close()
-			return it, err
-		}
-		parts = append(parts, p)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return it, err
-	}
 	var bad []string
-	for _, p := range parts {
-		if !p.docs.Valid || !p.tokens.Valid {
-			continue
+	for _, ix := range textIndexes {
+		type stored struct {
+			part         int64
+			docs, tokens sql.NullInt64
 		}
-		t, err := partitionText(ctx, c, p.part)
+		var parts []stored
+		dc, tc := statColumns(ix)
+		rows, err := c.QueryContext(ctx, `SELECT num, `+dc+`, `+tc+` FROM tenant_partitions ORDER BY num`)
 		if err != nil {
 			return it, err
 		}
-		it.Rows += t.docs
-		it.Indexed += p.docs.Int64
-		if t.docs != p.docs.Int64 || t.tokens != p.tokens.Int64 {
-			it.OK = false
-			if len(bad) < maxCheckMessages {
-				bad = append(bad, fmt.Sprintf("partition %d: %d contexts and %d tokens recorded, %d and %d in the index (run contextd reindex)",
-					p.part, p.docs.Int64, p.tokens.Int64, t.docs, t.tokens))
+		for rows.Next() {
+			var p stored
+			if err := rows.Scan(&p.part, &p.docs, &p.tokens); err != nil {
+				rows.Close()
+				return it, err
+			}
+			parts = append(parts, p)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return it, err
+		}
+		for _, p := range parts {
+			if !p.docs.Valid || !p.tokens.Valid {
+				continue
+			}
+			t, err := partitionText(ctx, c, ix, p.part)
+			if err != nil {
+				return it, err
+			}
+			it.Rows += t.docs
+			it.Indexed += p.docs.Int64
+			if t.docs != p.docs.Int64 || t.tokens != p.tokens.Int64 {
+				it.OK = false
+				if len(bad) < maxCheckMessages {
+					bad = append(bad, fmt.Sprintf("partition %d: %d %s and %d tokens recorded, %d and %d in the index (run contextd reindex)",
+						p.part, p.docs.Int64, ix.table, p.tokens.Int64, t.docs, t.tokens))
+				}
 			}
 		}
 	}
@@ -222,21 +266,19 @@ func checkTextStats(ctx context.Context, c *conn) (contextd.CheckItem, error) {
 	return it, nil
 }
 
-// recountTextStats counts every partition's contexts and tokens from its
-// index again (`contextd reindex`), in one write transaction.
+// recountTextStats counts every partition's rows and tokens from its
+// indexes again (`contextd reindex`), in one write transaction.
 func (s *Store) recountTextStats(ctx context.Context) error {
 	return s.write(ctx, "recount tenant text statistics", func(tx *conn) error {
 		parts, err := queryInt64s(ctx, tx, `SELECT num FROM tenant_partitions`)
 		if err != nil {
 			return err
 		}
-		for _, p := range parts {
-			t, err := partitionText(ctx, tx, p)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE tenant_partitions SET ctx_docs = ?, ctx_tokens = ? WHERE num = ?`, t.docs, t.tokens, p); err != nil {
-				return err
+		for _, ix := range textIndexes {
+			for _, p := range parts {
+				if err := storeText(ctx, tx, ix, p); err != nil {
+					return err
+				}
 			}
 		}
 		return nil

@@ -167,8 +167,5 @@ func insertIndexes(ctx context.Context, tx *conn, ix ftsIndex, pk int64, text ..
 			return err
 		}
 	}
-	if ix.table == contextIndex.table {
-		return countText(ctx, tx, pk, 1) // the tenant's counts (textstats.go)
-	}
-	return nil
+	return countText(ctx, tx, ix, pk, 1) // the tenant's counts (textstats.go)
 }
