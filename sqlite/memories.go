@@ -501,7 +501,9 @@ func (s *Store) rankedMemories(ctx context.Context, tx *conn, fq ftsQuery, b *sq
 		for i, m := range chunk {
 			score[m.pk], pks[i] = m.score, m.pk
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+memoryCols+` FROM memories m WHERE m.pk IN (SELECT value FROM json_each(?)) AND `+b.where(),
+		// The candidates drive the join (CROSS JOIN keeps that order): one
+		// pk lookup each, not a scan of the tenant's memories.
+		rows, err := tx.QueryContext(ctx, `SELECT `+memoryCols+` FROM json_each(?) AS j CROSS JOIN memories m ON m.pk = j.value WHERE `+b.where(),
 			append([]any{idList(pks)}, b.args...)...)
 		if err != nil {
 			return err
