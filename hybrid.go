@@ -328,6 +328,32 @@ func (s *Service) searchVectors(ctx context.Context, p *Principal, q SearchQuery
 		return nil, err
 	}
 	depth := max(t.Depth, q.Offset+q.Limit)
+	// In hybrid mode the BM25 ranking runs beside the vector search: a
+	// search waits for the slower of the two, not for their sum.
+	var (
+		blist []rankedID
+		known = map[string]*SearchHit{}
+	)
+	bm25 := background(q.Mode == ModeHybrid, func() error {
+		bq := q
+		bq.Mode, bq.Facets = ModeFulltext, nil
+		for bq.Offset = 0; bq.Offset < depth; bq.Offset += MaxSearchLimit {
+			bq.Limit = min(MaxSearchLimit, depth-bq.Offset)
+			r, err := s.Store.SearchContexts(ctx, p.Scope(), bq)
+			if err != nil {
+				return err
+			}
+			for _, h := range r.Results {
+				blist = append(blist, rankedID{h.Context.ID, h.Score})
+				known[h.Context.ID] = h
+			}
+			if len(r.Results) < bq.Limit {
+				break
+			}
+		}
+		return nil
+	})
+	defer bm25() // never leave it running
 	vhits, total, err := vs.NearestVectors(ctx, VectorContext, vec,
 		VectorFilter{Scope: p.Scope(), Contexts: &q.Filters, Now: s.now()}, depth)
 	if err != nil {
@@ -337,8 +363,6 @@ func (s *Service) searchVectors(ctx context.Context, p *Principal, q SearchQuery
 	for i, h := range vhits {
 		vlist[i] = rankedID{h.ID, h.Score}
 	}
-	known := map[string]*SearchHit{}
-	var blist []rankedID
 	res := &SearchResult{Results: []*SearchHit{}, Facets: map[string][]FacetCount{}}
 	if len(q.Facets) > 0 {
 		// Facets count every filtered context, as the match set is: the
@@ -352,24 +376,8 @@ func (s *Service) searchVectors(ctx context.Context, p *Principal, q SearchQuery
 		res.Facets = r.Facets
 		total = max(total, r.Total)
 	}
-	if q.Mode == ModeHybrid {
-		// ... and the BM25 ranking, page by page.
-		bq := q
-		bq.Mode, bq.Facets = ModeFulltext, nil
-		for bq.Offset = 0; bq.Offset < depth; bq.Offset += MaxSearchLimit {
-			bq.Limit = min(MaxSearchLimit, depth-bq.Offset)
-			r, err := s.Store.SearchContexts(ctx, p.Scope(), bq)
-			if err != nil {
-				return nil, err
-			}
-			for _, h := range r.Results {
-				blist = append(blist, rankedID{h.Context.ID, h.Score})
-				known[h.Context.ID] = h
-			}
-			if len(r.Results) < bq.Limit {
-				break
-			}
-		}
+	if err := bm25(); err != nil {
+		return nil, err
 	}
 	var fused []fusedID
 	if q.Mode == ModeHybrid {
@@ -434,22 +442,15 @@ func (s *Service) searchMemoryVectors(ctx context.Context, p *Principal, q Memor
 	}
 	now := s.now()
 	depth := max(t.Depth, q.Limit)
-	vhits, _, err := vs.NearestVectors(ctx, VectorMemory, vec, VectorFilter{Scope: p.Scope(), Memories: &q, Now: now}, depth)
-	if err != nil {
-		return nil, err
-	}
-	vlist := make([]rankedID, len(vhits))
-	for i, h := range vhits {
-		vlist[i] = rankedID{h.ID, h.Score}
-	}
+	// In hybrid mode the BM25 ranking runs beside the vector search.
 	known := map[string]*Memory{}
 	var blist []rankedID
-	if q.Mode == ModeHybrid {
+	bm25 := background(q.Mode == ModeHybrid, func() error {
 		bq := q
 		bq.Mode, bq.Limit = ModeFulltext, MaxSearchLimit
 		hits, err := s.Store.SearchMemories(ctx, p.Scope(), bq)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, h := range hits {
 			// The store's score is s/(s+1) × weights: fuse on s, the BM25
@@ -463,6 +464,19 @@ func (s *Service) searchMemoryVectors(ctx context.Context, p *Principal, q Memor
 			blist = append(blist, rankedID{h.Memory.ID, bm})
 			known[h.Memory.ID] = h.Memory
 		}
+		return nil
+	})
+	defer bm25() // never leave it running
+	vhits, _, err := vs.NearestVectors(ctx, VectorMemory, vec, VectorFilter{Scope: p.Scope(), Memories: &q, Now: now}, depth)
+	if err != nil {
+		return nil, err
+	}
+	vlist := make([]rankedID, len(vhits))
+	for i, h := range vhits {
+		vlist[i] = rankedID{h.ID, h.Score}
+	}
+	if err := bm25(); err != nil {
+		return nil, err
 	}
 	fused := fuse(t, blist, vlist)
 	best := (t.BM25Weight + t.VectorWeight) / (t.RRFK + 1) // both lists' first place
@@ -512,4 +526,23 @@ func (s *Service) searchMemoryVectors(ctx context.Context, p *Principal, q Memor
 		out = out[:q.Limit]
 	}
 	return out, nil
+}
+
+// background runs fn in its own goroutine when on is true and returns a
+// function that waits for it and returns its error (nil at once when off;
+// safe to call more than once).
+func background(on bool, fn func() error) (wait func() error) {
+	if !on {
+		return func() error { return nil }
+	}
+	done := make(chan struct{})
+	var err error
+	go func() {
+		defer close(done)
+		err = fn()
+	}()
+	return func() error {
+		<-done
+		return err
+	}
 }
