@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/contextd/contextd"
@@ -14,6 +15,7 @@ func isolationTests() []test {
 		{"isolation/tenant-list", testIsoList},
 		{"isolation/tenant-count", testIsoCount},
 		{"isolation/tenant-search", testIsoSearch},
+		{"isolation/tenant-scores", testIsoScores},
 		{"isolation/tenant-graph", testIsoGraph},
 		{"isolation/tenant-link", testIsoLink},
 		{"isolation/tenant-relationships", testIsoRelationships},
@@ -453,4 +455,67 @@ func testUIDWrites(e *env) {
 	// Her own data she may write.
 	e.mustContext(aliceScope, contextd.ContextCreate{Title: "mine", UserID: "alice"})
 	e.mustMemory(aliceScope, contextd.MemoryCreate{Content: "mine", UserID: "alice", SessionID: "sa"})
+}
+
+// testIsoScores: a tenant's search scores, of contexts and of memories, are
+// its own: other tenants' writes of the same words do not move them (BM25's
+// document counts and lengths are the caller's tenant's alone). Seventeen
+// other tenants write, so that one of them shares whatever a store groups
+// tenants by (the embedded store's index shards).
+func testIsoScores(e *env) {
+	mine := contextd.Scope{Tenant: "scores-mine"}
+	texts := []string{"kestrel harbor lantern", "kestrel meadow", "harbor lantern lantern quarry", "meadow quarry orchard",
+		"kestrel kestrel quarry harbor", "orchard lantern meadow meadow"}
+	for i, t := range texts {
+		e.mustContext(mine, contextd.ContextCreate{Title: fmt.Sprintf("note %d", i), Content: t})
+		e.mustMemory(mine, contextd.MemoryCreate{Content: t, SessionID: "s"})
+	}
+	type scored struct {
+		ids    []string
+		scores []float64
+	}
+	run := func() (ctxs, mems scored) {
+		res := e.search(mine, contextd.SearchQuery{Query: "kestrel lantern", Limit: 10})
+		for _, h := range res.Results {
+			ctxs.ids, ctxs.scores = append(ctxs.ids, h.Context.ID), append(ctxs.scores, h.Score)
+		}
+		for _, h := range e.searchMemories(mine, contextd.MemorySearch{Query: "kestrel lantern", Limit: 10}) {
+			mems.ids, mems.scores = append(mems.ids, h.Memory.ID), append(mems.scores, h.Score)
+		}
+		return ctxs, mems
+	}
+	c0, m0 := run()
+	if len(c0.ids) != 5 || len(m0.ids) != 5 {
+		e.t.Fatalf("contexts %v, memories %v: want the 5 holding kestrel or lantern", c0.ids, m0.ids)
+	}
+	for i := range 17 {
+		other := contextd.Scope{Tenant: fmt.Sprintf("scores-other-%02d", i)}
+		var cs []contextd.ContextCreate
+		var ms []contextd.MemoryCreate
+		for j := range 12 {
+			t := "kestrel kestrel kestrel"
+			if j%3 == 0 {
+				t += " lantern"
+			}
+			cs = append(cs, contextd.ContextCreate{Title: "kestrel", Content: t})
+			ms = append(ms, contextd.MemoryCreate{Content: t, SessionID: "s"})
+		}
+		e.mustContexts(other, cs...)
+		e.mustMemories(other, ms...)
+	}
+	c1, m1 := run()
+	for _, x := range []struct {
+		what          string
+		before, after scored
+	}{{"contexts", c0, c1}, {"memories", m0, m1}} {
+		if !slices.Equal(x.before.ids, x.after.ids) {
+			e.t.Errorf("%s: %v after other tenants wrote, %v before", x.what, x.after.ids, x.before.ids)
+			continue
+		}
+		for i := range x.before.scores {
+			if b, a := x.before.scores[i], x.after.scores[i]; math.Abs(a-b) > 1e-9*math.Abs(b) {
+				e.t.Errorf("%s: %s scores %v after other tenants wrote, %v before", x.what, x.before.ids[i], a, b)
+			}
+		}
+	}
 }
