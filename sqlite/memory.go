@@ -47,10 +47,10 @@ func planMemory(totalMB, readConns int, plaintext bool) memoryPlan {
 	}
 }
 
-// pragmas are the plan's pragmas for every connection (cache) and for the
-// readers (the map).
+// cachePragma is the page cache pragma of every connection.
 func (p memoryPlan) cachePragma() string { return fmt.Sprintf("cache_size(%d)", -p.cacheKiB) }
 
+// readerPragmas are the readers' own pragmas: the map of the file, if any.
 func (p memoryPlan) readerPragmas() []string {
 	if p.mmapBytes <= 0 {
 		return nil
