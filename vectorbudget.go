@@ -65,7 +65,11 @@ func (sh *vectorShard) grow(n int) {
 		sh.res = slices.Grow(sh.res, n*packedBytes(dims))
 	}
 	if !sh.packed {
-		sh.vecs = slices.Grow(sh.vecs, min(n, binaryFrom)*dims)
+		rows := n
+		if sh.pack {
+			rows = min(n, binaryFrom) // packed from there on
+		}
+		sh.vecs = slices.Grow(sh.vecs, rows*dims)
 	}
 	sh.bits = slices.Grow(sh.bits, n*((dims+63)/64))
 	sh.scales = slices.Grow(sh.scales, n)

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -360,19 +361,26 @@ func sortScored(s []scored, ids *idTable) {
 
 // quantize turns a float vector into int8 with a scale (v ≈ q * scale).
 func quantize(v []float32) ([]int8, float32) {
+	q := make([]int8, len(v))
+	return q, quantizeInto(v, q)
+}
+
+// quantizeInto is quantize into q (len(v) values), returning the scale.
+func quantizeInto(v []float32, q []int8) float32 {
 	var amax float32
 	for _, x := range v {
 		amax = max(amax, float32(math.Abs(float64(x))))
 	}
-	q := make([]int8, len(v))
+	q = q[:len(v)]
 	if amax == 0 {
-		return q, 0
+		clear(q)
+		return 0
 	}
 	scale := amax / 127
 	for i, x := range v {
 		q[i] = int8(math.Round(float64(x / scale)))
 	}
-	return q, scale
+	return scale
 }
 
 // dotInt8 is the integer dot product of two int8 vectors of equal length.
@@ -453,6 +461,7 @@ func (sh *vectorShard) intern(s string) uint32 {
 		return id
 	}
 	id := uint32(len(sh.strs))
+	s = strings.Clone(s) // s may be a view of a loader's buffer (queryRowsBuf)
 	sh.strs[s] = id
 	sh.strBytes += int64(len(s))
 	return id
@@ -506,8 +515,8 @@ func (sh *vectorShard) setVector(i int, v []float32) {
 		sh.scales[i] = packResidual(v, sh.base, sh.res[i*pb:(i+1)*pb])
 		floatBits(v, sh.centre, b)
 	} else {
-		q, scale := quantize(v)
-		copy(sh.vecs[i*d:(i+1)*d], q)
+		q := sh.vecs[i*d : (i+1)*d]
+		scale := quantizeInto(v, q)
 		sh.scales[i] = scale
 		centredBits(q, scale, sh.centre, b)
 	}
@@ -594,8 +603,10 @@ func (sh *vectorShard) put(e VectorEntry) {
 		}
 		col := sh.meta[k]
 		if col == nil {
-			col = make([]uint32, sh.n())
-			sh.meta[k] = col
+			// Sized like the other columns (grow): a load does not grow
+			// it by doubling. k may be a view of a loader's buffer.
+			col = make([]uint32, sh.n(), max(sh.n(), cap(sh.created)))
+			sh.meta[strings.Clone(k)] = col
 		}
 		col[i] = sh.intern(tv)
 	}
@@ -808,12 +819,21 @@ func DecodeVector(b []byte) []float32 {
 	if len(b) < 4 {
 		return nil
 	}
-	scale := math.Float32frombits(binary.LittleEndian.Uint32(b))
-	v := make([]float32, len(b)-4)
-	for i, x := range b[4:] {
-		v[i] = float32(int8(x)) * scale
+	return DecodeVectorInto(make([]float32, len(b)-4), b)
+}
+
+// DecodeVectorInto is DecodeVector into dst, grown when short (nil when b
+// holds no vector): a loader reuses one buffer for every row.
+func DecodeVectorInto(dst []float32, b []byte) []float32 {
+	if len(b) < 4 {
+		return nil
 	}
-	return v
+	scale := math.Float32frombits(binary.LittleEndian.Uint32(b))
+	dst = slices.Grow(dst[:0], len(b)-4)[:len(b)-4]
+	for i, x := range b[4:] {
+		dst[i] = float32(int8(x)) * scale
+	}
+	return dst
 }
 
 // ContextVectorEntry is the index entry of a context with vector v (nil: keep

@@ -70,8 +70,16 @@ type directConn struct {
 // with every row: on the C API when the connection allows it, else through
 // queryRaw.
 func (c *conn) queryRows(ctx context.Context, query string, args []string, each func(row rowReader) error) error {
+	return c.queryRowsBuf(ctx, query, args, false, each)
+}
+
+// queryRowsBuf is queryRows; with reuse, the rows' text is read into one
+// buffer that each row overwrites (on the C API), so the strings a row
+// gives are valid only until each returns: for long scans whose rows are
+// not kept (the vector index's load).
+func (c *conn) queryRowsBuf(ctx context.Context, query string, args []string, reuse bool, each func(row rowReader) error) error {
 	if !c.direct.off {
-		err := c.queryDirect(query, args, each)
+		err := c.queryDirect(query, args, reuse, each)
 		if !errors.Is(err, errNoDirect) {
 			return err
 		}
@@ -85,7 +93,7 @@ func (c *conn) queryRows(ctx context.Context, query string, args []string, each 
 
 // queryDirect is queryRows on the C API, or errNoDirect before any row was
 // read when it cannot be.
-func (c *conn) queryDirect(query string, args []string, each func(row rowReader) error) error {
+func (c *conn) queryDirect(query string, args []string, reuse bool, each func(row rowReader) error) error {
 	return c.c.Raw(func(dc any) error {
 		d := &c.direct
 		if d.tls == nil {
@@ -114,7 +122,7 @@ func (c *conn) queryDirect(query string, args []string, each func(row rowReader)
 		// Ends the statement's read of its snapshot whatever happens: a
 		// statement left stepping would keep its read transaction open.
 		defer sqlite3.Xsqlite3_reset(tls, st.pstmt)
-		row := cRow{tls: tls, pstmt: st.pstmt, n: int(sqlite3.Xsqlite3_column_count(tls, st.pstmt))}
+		row := cRow{tls: tls, pstmt: st.pstmt, n: int(sqlite3.Xsqlite3_column_count(tls, st.pstmt)), reuse: reuse}
 		for {
 			switch rc := sqlite3.Xsqlite3_step(tls, st.pstmt); rc {
 			case sqlite3.SQLITE_ROW:
@@ -218,6 +226,7 @@ type cRow struct {
 	pstmt uintptr
 	n     int
 	text  []byte // the row's text, one allocation for all its columns
+	reuse bool   // text is rewritten by the next row (queryRowsBuf)
 }
 
 // start sizes the row's text buffer for its text and blob columns.
@@ -230,6 +239,10 @@ func (r *cRow) start() {
 		case sqlite3.SQLITE_TEXT, sqlite3.SQLITE_BLOB:
 			total += int(sqlite3.Xsqlite3_column_bytes(r.tls, r.pstmt, int32(i)))
 		}
+	}
+	if r.reuse && cap(r.text) >= total {
+		r.text = r.text[:0]
+		return
 	}
 	r.text = make([]byte, 0, total)
 }

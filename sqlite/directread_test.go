@@ -58,7 +58,7 @@ func TestQueryDirectReadsAsTheDriver(t *testing.T) {
 		named := []driver.NamedValue{{Ordinal: 1, Value: args[0]}, {Ordinal: 2, Value: args[1]}}
 		plain := args[:]
 		for _, read := range []string{"sssssssssssss", "iiiiiiiiiiiii"} {
-			direct := readRows(t, read, func(each func(rowReader) error) error { return c.queryDirect(q, plain, each) })
+			direct := readRows(t, read, func(each func(rowReader) error) error { return c.queryDirect(q, plain, false, each) })
 			raw := readRows(t, read, func(each func(rowReader) error) error {
 				return c.queryRaw(ctx, q, named, func(row []driver.Value) error { return each(valueRow(row)) })
 			})

@@ -52,12 +52,12 @@ const FileName = "contextd.db"
 type Options struct {
 	// Now is the store's clock; nil means time.Now.
 	Now func() time.Time
-	// CacheSizeMB is the page cache of the whole store in MiB, split evenly
-	// over its connections (at least 2 MiB each); 0 means 256. SQLite's soft
-	// heap limit is set to it plus 64 MiB for statements, sorts and FTS5
-	// buffers: past it, SQLite gives back cached pages before it grows.
-	// The read connections of a plaintext store also share a memory map of
-	// the file's first CacheSizeMB MiB (see readerMmap).
+	// CacheSizeMB bounds the resident memory of SQLite's pages in MiB, all
+	// connections together; 0 means 256. A plaintext store gives a quarter
+	// to the readers' memory maps of the file and the rest to the
+	// connections' page caches, counted as the allocator holds them
+	// (planMemory, memory.go); statements, sorts and FTS5 buffers come on
+	// top.
 	CacheSizeMB int
 	// ReadConns is the size of the reader pool; 0 means 2×GOMAXPROCS.
 	ReadConns int
@@ -171,7 +171,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if readConns <= 0 {
 		readConns = 2 * runtime.GOMAXPROCS(0)
 	}
-	cacheMB := max(2, totalMB/(readConns+1)) // the writer and each reader
+	plan := planMemory(totalMB, readConns, s.key == nil) // memory.go
 
 	// Pragmas every connection gets (the driver runs them on each new
 	// connection, so pooled connections all have them):
@@ -185,11 +185,13 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		"foreign_keys(1)",
 		// Page cache per connection (negative = KiB): hot pages stay in
 		// SQLite's own memory, since the OS evicts idle file-cache pages.
-		// The connections share the store's budget (Options.CacheSizeMB).
-		fmt.Sprintf("cache_size(%d)", -cacheMB*1024),
-		// The bound of all of SQLite's memory in this process (a global
-		// setting: the last store opened sets it), so that resident memory
-		// does not follow the store's size.
+		// The connections share the store's budget (Options.CacheSizeMB;
+		// planMemory in memory.go).
+		plan.cachePragma(),
+		// A bound of all of SQLite's memory in this process (a global
+		// setting: the last store opened sets it) where SQLite counts its
+		// memory; modernc's build does not (memory.go), and the cache
+		// sizes above are the bound.
 		fmt.Sprintf("soft_heap_limit(%d)", int64(totalMB+64)<<20),
 		// Sorts and temporary b-trees (facets, GROUP BY, IN lists) in memory.
 		"temp_store(MEMORY)",
@@ -211,9 +213,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		// A reader connection never writes; belt and braces with mode=ro.
 		"query_only(1)",
 	}, common...)
-	if s.key == nil {
-		reader = append(reader, readerMmap(totalMB)...)
-	}
+	reader = append(reader, plan.readerPragmas()...)
 
 	var err error
 	s.w, err = openDB(s.path, s.key, writerOnly)

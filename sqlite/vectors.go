@@ -110,6 +110,9 @@ func (w withExtra) Scan(dest ...any) error { return w.r.Scan(append(dest, w.extr
 
 // loadVectors is the index's loader: a tenant's vectors of model with their rows.
 func (s *Store) loadVectors(ctx context.Context, tenant, kind, model string, fn func(contextd.VectorEntry)) error {
+	if kind == contextd.VectorContext {
+		return s.loadContextVectors(ctx, tenant, model, fn)
+	}
 	return s.read(ctx, "load vectors", func(tx *conn) error {
 		// The columns of contextCols and memoryCols without the texts,
 		// which the index does not keep.

@@ -36,7 +36,7 @@ type Config struct {
 	LogLevel              string   `json:"logLevel"`              // LOG_LEVEL: debug, info (default), warn, error
 	LogFormat             string   `json:"logFormat"`             // LOG_FORMAT: json or text; default json in production and docker, text otherwise
 	CacheTTL              Duration `json:"cacheTtl"`              // CACHE_TTL: lifetime of short-lived cache entries; default 5m
-	CacheSizeMB           int      `json:"cacheSizeMb"`           // CACHE_SIZE_MB: the embedded store's page cache, all connections together (SQLite's heap is held to it + 64 MiB); default 256
+	CacheSizeMB           int      `json:"cacheSizeMb"`           // CACHE_SIZE_MB: bound of the embedded store's resident SQLite pages (page caches and the readers' file maps), all connections together; default 256
 	Cache                 string   `json:"cache"`                 // CACHE: the read cache: off, memory (this process only) or redis (shared); default redis when REDIS_URL is set, else off
 	CacheMemoryMB         int      `json:"cacheMemoryMb"`         // CACHE_MEMORY_MB: bound of CACHE=memory; default 64
 	BackupDirectory       string   `json:"backupDirectory"`       // BACKUP_DIRECTORY: default ./backups
@@ -206,7 +206,7 @@ var settings = append([]setting{
 	{"LOG_LEVEL", "log-level", "debug, info, warn or error", strSet(func(c *Config) *string { return &c.LogLevel })},
 	{"LOG_FORMAT", "log-format", "json or text", strSet(func(c *Config) *string { return &c.LogFormat })},
 	{"CACHE_TTL", "cache-ttl", "lifetime of short-lived cache entries", durSet(func(c *Config) *Duration { return &c.CacheTTL })},
-	{"CACHE_SIZE_MB", "cache-size-mb", "the embedded store's page cache, all connections together, MiB", intSet(func(c *Config) *int { return &c.CacheSizeMB })},
+	{"CACHE_SIZE_MB", "cache-size-mb", "bound of the embedded store's resident SQLite pages (page caches and file maps), all connections together, MiB", intSet(func(c *Config) *int { return &c.CacheSizeMB })},
 	{"CACHE", "cache", "read cache: off, memory (one process) or redis (shared by replicas)", strSet(func(c *Config) *string { return &c.Cache })},
 	{"CACHE_MEMORY_MB", "cache-memory-mb", "bound of the in-process read cache, MiB", intSet(func(c *Config) *int { return &c.CacheMemoryMB })},
 	{"BACKUP_DIRECTORY", "backup-directory", "folder for backups", strSet(func(c *Config) *string { return &c.BackupDirectory })},
