@@ -19,9 +19,43 @@ import (
 // writes without an exponent. A record with anything else goes to the
 // handler. accessline_test.go compares both over many records.
 
-// accessFormat writes access lines as the server's handler would.
+// accessFormat writes access lines as the server's handler would, after
+// the attributes the handler was given (WithAttrs, no groups).
 type accessFormat struct {
 	json bool
+	pre  []slog.Attr // the handler's own attributes, written after the message
+}
+
+// with returns the formatter of the handler with attrs added, or nil when
+// one of them does not fit.
+func (f *accessFormat) with(attrs []slog.Attr) *accessFormat {
+	for _, a := range attrs {
+		if !fitsAttr(a) {
+			return nil
+		}
+	}
+	return &accessFormat{json: f.json, pre: append(f.pre[:len(f.pre):len(f.pre)], attrs...)}
+}
+
+// fitsAttr reports whether both handlers write a as the formatter does.
+func fitsAttr(a slog.Attr) bool {
+	if a.Equal(slog.Attr{}) { // elided by both handlers
+		return true
+	}
+	if !plainKey(a.Key) {
+		return false
+	}
+	switch v := a.Value; v.Kind() {
+	case slog.KindString:
+		return plainASCII(v.String())
+	case slog.KindInt64:
+		return true
+	case slog.KindFloat64:
+		x := math.Abs(v.Float64())
+		// encoding/json's float format is strconv's 'f' in this range.
+		return x == 0 || (x >= 1e-6 && x < 1e21)
+	}
+	return false
 }
 
 var accessBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
@@ -51,24 +85,7 @@ func (f *accessFormat) fits(r slog.Record) bool {
 	}
 	ok := true
 	r.Attrs(func(a slog.Attr) bool {
-		if a.Equal(slog.Attr{}) { // elided by both handlers
-			return true
-		}
-		if !plainKey(a.Key) {
-			ok = false
-			return false
-		}
-		switch v := a.Value; v.Kind() {
-		case slog.KindString:
-			ok = plainASCII(v.String())
-		case slog.KindInt64:
-		case slog.KindFloat64:
-			x := math.Abs(v.Float64())
-			// encoding/json's float format is strconv's 'f' in this range.
-			ok = x == 0 || (x >= 1e-6 && x < 1e21)
-		default:
-			ok = false
-		}
+		ok = fitsAttr(a)
 		return ok
 	})
 	return ok
@@ -121,29 +138,38 @@ func (f *accessFormat) format(b []byte, r slog.Record) []byte {
 	b = f.appendString(b, r.Level.String())
 	b = f.appendKey(b, false, slog.MessageKey)
 	b = f.appendString(b, r.Message)
+	for _, a := range f.pre {
+		b = f.appendAttr(b, a)
+	}
 	r.Attrs(func(a slog.Attr) bool {
-		if a.Equal(slog.Attr{}) {
-			return true
-		}
-		b = f.appendKey(b, false, a.Key)
-		switch v := a.Value; v.Kind() {
-		case slog.KindString:
-			b = f.appendString(b, v.String())
-		case slog.KindInt64:
-			b = strconv.AppendInt(b, v.Int64(), 10)
-		case slog.KindFloat64:
-			if f.json {
-				b = strconv.AppendFloat(b, v.Float64(), 'f', -1, 64)
-			} else {
-				b = strconv.AppendFloat(b, v.Float64(), 'g', -1, 64)
-			}
-		}
+		b = f.appendAttr(b, a)
 		return true
 	})
 	if f.json {
 		b = append(b, '}')
 	}
 	return append(b, '\n')
+}
+
+// appendAttr appends a, which fits, after the attributes before it.
+func (f *accessFormat) appendAttr(b []byte, a slog.Attr) []byte {
+	if a.Equal(slog.Attr{}) {
+		return b
+	}
+	b = f.appendKey(b, false, a.Key)
+	switch v := a.Value; v.Kind() {
+	case slog.KindString:
+		b = f.appendString(b, v.String())
+	case slog.KindInt64:
+		b = strconv.AppendInt(b, v.Int64(), 10)
+	case slog.KindFloat64:
+		if f.json {
+			b = strconv.AppendFloat(b, v.Float64(), 'f', -1, 64)
+		} else {
+			b = strconv.AppendFloat(b, v.Float64(), 'g', -1, 64)
+		}
+	}
+	return b
 }
 
 // appendRFC3339Millis is slog's text time: RFC 3339 with milliseconds.

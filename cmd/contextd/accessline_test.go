@@ -34,10 +34,15 @@ func TestAccessLineAsHandler(t *testing.T) {
 		}
 		return plain[r.IntN(len(plain))]
 	}
-	for _, format := range []string{"text", "json"} {
+	pres := [][]slog.Attr{nil, {slog.String("component", "http")}, {slog.String("component", "http"), slog.Int("shard", 3), slog.Attr{}}}
+	for n := range 2 * len(pres) {
+		format, pre := []string{"text", "json"}[n%2], pres[n/2]
 		var want, got bytes.Buffer
 		h := newLogger(&Config{LogFormat: format, LogLevel: "info"}, &want).Handler()
 		f := &accessFormat{json: format == "json"}
+		if pre != nil {
+			h, f = h.WithAttrs(pre), f.with(pre)
+		}
 		fast, slow := 0, 0
 		for i := range 4000 {
 			msg, level := "request", slog.LevelInfo
@@ -88,6 +93,26 @@ func TestAccessLineAsHandler(t *testing.T) {
 		if fast < 500 || slow < 500 {
 			t.Fatalf("%s: %d records formatted, %d left to the handler: the test covers too little", format, fast, slow)
 		}
+	}
+}
+
+// TestAccessFormatWith: attributes the formatter does not write turn it
+// off for the handler that has them.
+func TestAccessFormatWith(t *testing.T) {
+	f := &accessFormat{}
+	if f.with([]slog.Attr{slog.String("component", "http")}) == nil {
+		t.Fatal("a plain attribute turned the formatter off")
+	}
+	for _, a := range []slog.Attr{slog.String("c", "a b"), slog.Bool("b", true), slog.Any("x", []int{1}), slog.Group("g", "k", 1)} {
+		if f.with([]slog.Attr{a}) != nil {
+			t.Errorf("%v: kept the formatter", a)
+		}
+	}
+	var out lockedBuffer
+	buf := newLogBuffer(&out)
+	h := bufferedHandler{Handler: slog.NewTextHandler(buf, nil), buf: buf, fast: f}
+	if h.WithGroup("g").(bufferedHandler).fast != nil || h.WithAttrs([]slog.Attr{slog.Bool("b", true)}).(bufferedHandler).fast != nil {
+		t.Fatal("a group or an odd attribute kept the formatter")
 	}
 }
 

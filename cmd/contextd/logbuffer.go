@@ -99,9 +99,9 @@ func (b *logBuffer) Close() error {
 
 // bufferedHandler writes the access lines of a handler over a logBuffer
 // through the buffer, and flushes it after every other record. With fast
-// set (the server's own handler, before any WithAttrs or WithGroup), it
-// writes the access lines that fit the access formatter (accessline.go)
-// itself, as the handler would.
+// set (the server's own handler and those of its WithAttrs, not of
+// WithGroup), it writes the access lines that fit the access formatter
+// (accessline.go) itself, as the handler would.
 type bufferedHandler struct {
 	slog.Handler
 	buf  *logBuffer
@@ -131,7 +131,11 @@ func (h bufferedHandler) Handle(ctx context.Context, r slog.Record) error {
 
 // WithAttrs implements slog.Handler.
 func (h bufferedHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return bufferedHandler{Handler: h.Handler.WithAttrs(attrs), buf: h.buf}
+	nh := bufferedHandler{Handler: h.Handler.WithAttrs(attrs), buf: h.buf}
+	if h.fast != nil {
+		nh.fast = h.fast.with(attrs) // nil: an attribute the formatter does not write
+	}
+	return nh
 }
 
 // WithGroup implements slog.Handler.
