@@ -369,6 +369,9 @@ func (s *server) route(w http.ResponseWriter, r *http.Request) {
 		if st.route == fastGetRoute && s.serveFastGet(w, r) {
 			return
 		}
+		if st.route == fastHealthRoute && s.serveFastHealth(w, r) {
+			return
+		}
 		s.mux.ServeHTTP(w, r)
 		return
 	}
