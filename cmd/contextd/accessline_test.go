@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -149,5 +150,30 @@ func TestBufferedHandlerAccessLines(t *testing.T) {
 		if strip(out.String()) != strip(want.String()) {
 			t.Fatalf("%s:\n got %s\nwant %s", format, out.String(), want.String())
 		}
+	}
+}
+
+// BenchmarkAccessLine: one access line through the server's text handler
+// (as before) and through the access formatter, both into a logBuffer.
+func BenchmarkAccessLine(b *testing.B) {
+	rec := slog.NewRecord(time.Now(), slog.LevelInfo, "request", 0)
+	rec.AddAttrs(slog.String("requestId", "01M8CD6320RY69KTWC80ZJR5BP"), slog.Attr{}, slog.String("method", "GET"),
+		slog.String("route", "/v1/contexts/{id}"), slog.String("path", "/v1/contexts/01M8CD6320RY69KTWC80ZJR5BQ"),
+		slog.Int("status", 200), slog.Float64("durationMs", 0.412), slog.Int64("bytes", 1534),
+		slog.String("tenant", "default"), slog.String("principal", "key:01M8CC51X91G7DGSH51EBVN26E"))
+	for _, fast := range []bool{false, true} {
+		b.Run(map[bool]string{false: "handler", true: "formatter"}[fast], func(b *testing.B) {
+			buf := newLogBuffer(io.Discard)
+			defer buf.Close()
+			h := slog.Handler(bufferedHandler{Handler: newLogger(&Config{LogFormat: "text", LogLevel: "info"}, buf).Handler(), buf: buf})
+			if fast {
+				h = bufferedHandler{Handler: h.(bufferedHandler).Handler, buf: buf, fast: &accessFormat{}}
+			}
+			h = h.WithAttrs([]slog.Attr{slog.String("component", "http")})
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = h.Handle(context.Background(), rec)
+			}
+		})
 	}
 }
