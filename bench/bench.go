@@ -312,6 +312,7 @@ func prepare(ctx context.Context, c *client, sc string, pl *pool, s *settings, s
 		}
 		fmt.Fprintf(stderr, "%d contexts to read, %d with relationships\n", len(pl.ids), len(pl.roots))
 	}
+	pl.makeGetPaths()
 	if wantGraph && len(pl.roots) < 50 {
 		want := min(200, len(pl.ids)/2)
 		if len(pl.roots) < want {

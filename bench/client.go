@@ -130,10 +130,13 @@ func problemDetail(b []byte) string {
 	return s
 }
 
-// errorKey names an error for the report: the HTTP status, "timeout" or
-// "transport".
+// errorKey names an error for the report: the HTTP status, "bad-body" (a
+// 2xx answer whose JSON is not whole), "timeout" or "transport".
 func errorKey(status int, err error) string {
+	var bad *badBodyError
 	switch {
+	case errors.As(err, &bad):
+		return "bad-body"
 	case status != 0:
 		return strconv.Itoa(status)
 	case errors.Is(err, context.DeadlineExceeded):

@@ -69,6 +69,28 @@ func needs(scenario string) (contexts, graph, memories bool) {
 type pool struct {
 	ids   []string
 	roots []string
+
+	getPaths []string // "/v1/contexts/" + the escaped id, by index of ids (see makeGetPaths)
+}
+
+// makeGetPaths makes the paths of GET /v1/contexts/{id} for the pool's ids
+// once, before a phase, instead of once per request.
+func (p *pool) makeGetPaths() {
+	if len(p.getPaths) == len(p.ids) {
+		return
+	}
+	p.getPaths = make([]string, len(p.ids))
+	for i, id := range p.ids {
+		p.getPaths[i] = "/v1/contexts/" + url.PathEscape(id)
+	}
+}
+
+// getPath returns the path of GET /v1/contexts/{id} of the i-th id.
+func (p *pool) getPath(i int) string {
+	if len(p.getPaths) == len(p.ids) {
+		return p.getPaths[i]
+	}
+	return "/v1/contexts/" + url.PathEscape(p.ids[i])
 }
 
 // request is one prepared HTTP call. Preparing (generating text, encoding
@@ -195,7 +217,7 @@ func (w *worker) next(scenario string) request {
 	case opCreate:
 		return request{op: opCreate, method: http.MethodPost, path: "/v1/contexts", body: mustJSON(w.contextItem())}
 	case opGet:
-		return request{op: opGet, method: http.MethodGet, path: "/v1/contexts/" + url.PathEscape(w.pick(w.pool.ids))}
+		return request{op: opGet, method: http.MethodGet, path: w.pool.getPath(w.r.IntN(len(w.pool.ids)))}
 	case opUpdate:
 		body := map[string]any{"title": w.text.Title(), "content": w.text.Content()}
 		if tags := w.text.Tags(); len(tags) > 0 {

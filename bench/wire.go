@@ -34,6 +34,36 @@ type wireConn struct {
 	stop    func() bool
 	dialer  net.Dialer
 	lineBuf []byte
+	body    []byte // the answer being read
+}
+
+// maxCheckedBody is the largest answer whose body is kept and checked;
+// a larger one is only drained.
+const maxCheckedBody = 1 << 20
+
+// badBodyError is a 2xx answer whose JSON body is not whole: empty, or not
+// an object or array from its first byte to its last.
+type badBodyError struct {
+	status int
+	length int
+}
+
+func (e *badBodyError) Error() string {
+	return fmt.Sprintf("HTTP %d with a malformed JSON body (%d bytes)", e.status, e.length)
+}
+
+// jsonFramed reports whether b (a JSON answer) is one object or array as
+// far as its ends tell: '{' or '[' first and the matching '}' or ']' last,
+// ignoring white space. It does not parse what is between: the load
+// generator checks that each answer came whole, at a cost far below the
+// server's, and leaves the answers' content to the tests.
+func jsonFramed(b []byte) bool {
+	b = bytes.TrimSpace(b)
+	if len(b) < 2 {
+		return false
+	}
+	first, last := b[0], b[len(b)-1]
+	return (first == '{' && last == '}') || (first == '[' && last == ']')
 }
 
 // wire returns a wireConn for c's server, or nil when its URL is not plain
@@ -119,7 +149,7 @@ func (w *wireConn) try(ctx context.Context, method, path string, body []byte) (s
 	if _, err := w.conn.Write(b); err != nil {
 		return 0, err, reused && idempotent(method)
 	}
-	status, length, chunked, closeAfter, err := w.readHead()
+	status, length, chunked, closeAfter, isJSON, err := w.readHead()
 	if err != nil {
 		return 0, err, reused && idempotent(method) && errors.Is(err, io.EOF)
 	}
@@ -133,8 +163,30 @@ func (w *wireConn) try(ctx context.Context, method, path string, body []byte) (s
 		rd, closeAfter = w.br, true
 	}
 	var detail []byte
-	if status/100 != 2 {
+	check := false // a 2xx JSON answer: its body is read and checked
+	switch {
+	case status/100 != 2:
 		detail, _ = io.ReadAll(io.LimitReader(rd, 4<<10))
+	case isJSON && length <= maxCheckedBody && status != http.StatusNoContent:
+		check = true
+		if length >= 0 { // the usual answer: read it into the kept buffer
+			if cap(w.body) < int(length) {
+				w.body = make([]byte, length)
+			}
+			w.body = w.body[:length]
+			if _, err := io.ReadFull(rd, w.body); err != nil {
+				w.close()
+				return status, err, false
+			}
+		} else {
+			b := bytes.NewBuffer(w.body[:0])
+			if _, err := b.ReadFrom(io.LimitReader(rd, maxCheckedBody+1)); err != nil {
+				w.close()
+				return status, err, false
+			}
+			w.body = b.Bytes()
+			check = len(w.body) <= maxCheckedBody
+		}
 	}
 	if _, err := io.Copy(io.Discard, rd); err != nil {
 		w.close()
@@ -157,6 +209,9 @@ func (w *wireConn) try(ctx context.Context, method, path string, body []byte) (s
 	}
 	if status/100 != 2 {
 		return status, &statusError{status: status, detail: problemDetail(detail)}, false
+	}
+	if check && !jsonFramed(w.body) {
+		return status, &badBodyError{status: status, length: len(w.body)}, false
 	}
 	return status, nil, false
 }
@@ -199,47 +254,52 @@ func (w *wireConn) readLine() ([]byte, error) {
 }
 
 // readHead reads the status line and the headers of an answer. length is
-// -1 when the answer gives none.
-func (w *wireConn) readHead() (status int, length int64, chunked, closeAfter bool, err error) {
+// -1 when the answer gives none; isJSON says its Content-Type is JSON
+// (application/json, application/problem+json).
+func (w *wireConn) readHead() (status int, length int64, chunked, closeAfter, isJSON bool, err error) {
 	for {
 		line, err := w.readLine()
 		if err != nil {
-			return 0, 0, false, false, err
+			return 0, 0, false, false, false, err
 		}
 		// "HTTP/1.1 200 OK"
 		proto, rest, ok := bytes.Cut(line, []byte(" "))
 		code, _, _ := bytes.Cut(rest, []byte(" "))
 		if !ok || !bytes.HasPrefix(proto, []byte("HTTP/1.")) || len(code) != 3 {
-			return 0, 0, false, false, fmt.Errorf("malformed HTTP status line %q", line)
+			return 0, 0, false, false, false, fmt.Errorf("malformed HTTP status line %q", line)
 		}
 		status, err = strconv.Atoi(string(code))
 		if err != nil {
-			return 0, 0, false, false, fmt.Errorf("malformed HTTP status line %q", line)
+			return 0, 0, false, false, false, fmt.Errorf("malformed HTTP status line %q", line)
 		}
 		length = -1
 		closeAfter = bytes.Equal(proto, []byte("HTTP/1.0"))
 		for {
 			h, err := w.readLine()
 			if err != nil {
-				return 0, 0, false, false, err
+				return 0, 0, false, false, false, err
 			}
 			if len(h) == 0 {
 				break
 			}
 			name, value, ok := bytes.Cut(h, []byte(":"))
 			if !ok {
-				return 0, 0, false, false, fmt.Errorf("malformed HTTP header %q", h)
+				return 0, 0, false, false, false, fmt.Errorf("malformed HTTP header %q", h)
 			}
 			value = bytes.TrimSpace(value)
 			switch {
 			case bytes.EqualFold(name, []byte("Content-Length")):
 				n, err := strconv.ParseInt(string(value), 10, 64)
 				if err != nil || n < 0 {
-					return 0, 0, false, false, fmt.Errorf("malformed Content-Length %q", value)
+					return 0, 0, false, false, false, fmt.Errorf("malformed Content-Length %q", value)
 				}
 				length = n
 			case bytes.EqualFold(name, []byte("Transfer-Encoding")):
 				chunked = bytes.EqualFold(value, []byte("chunked"))
+			case bytes.EqualFold(name, []byte("Content-Type")):
+				mt, _, _ := bytes.Cut(value, []byte(";"))
+				mt = bytes.TrimSpace(mt)
+				isJSON = bytes.EqualFold(mt, []byte("application/json")) || bytes.EqualFold(mt, []byte("application/problem+json"))
 			case bytes.EqualFold(name, []byte("Connection")):
 				if bytes.EqualFold(value, []byte("close")) {
 					closeAfter = true
@@ -254,5 +314,5 @@ func (w *wireConn) readHead() (status int, length int64, chunked, closeAfter boo
 	if status == http.StatusNoContent || status == http.StatusNotModified {
 		length, chunked = 0, false
 	}
-	return status, length, chunked, closeAfter, nil
+	return status, length, chunked, closeAfter, isJSON, nil
 }

@@ -45,6 +45,19 @@ func TestWireConn(t *testing.T) {
 			_, _ = io.WriteString(w, "bye")
 		case "/empty":
 			w.WriteHeader(http.StatusNoContent)
+		case "/json":
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"id":"a","tags":[]}`+"\n")
+		case "/jsonchunked":
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			_, _ = io.WriteString(w, `[{"id":"a"},`)
+			w.(http.Flusher).Flush()
+			_, _ = io.WriteString(w, `{"id":"b"}]`)
+		case "/badjson":
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"id":"a","content":"cut short`)
+		case "/emptyjson":
+			w.Header().Set("Content-Type", "application/json")
 		default:
 			w.Header().Set("Content-Type", "application/problem+json")
 			w.WriteHeader(http.StatusNotFound)
@@ -63,15 +76,20 @@ func TestWireConn(t *testing.T) {
 	res := bench.WireDo(context.Background(), srv.URL, "k1", []bench.WireCall{
 		get("/small"), get("/chunked"), get("/nowhere"), get("/empty"),
 		{Method: http.MethodPost, Path: "/echo", Body: []byte(`{"a":1}`)},
-		get("/small"), get("/close"), get("/small"),
+		get("/small"), get("/json"), get("/jsonchunked"), get("/badjson"), get("/emptyjson"), get("/json"),
+		get("/close"), get("/small"),
 	})
-	want := []int{200, 200, 404, 204, 201, 200, 200, 200}
+	want := []int{200, 200, 404, 204, 201, 200, 200, 200, 200, 200, 200, 200, 200}
+	badBody := map[int]bool{8: true, 9: true} // a JSON answer cut short, an empty one
 	for i, r := range res {
 		if r.Status != want[i] {
 			t.Errorf("call %d: status %d (%v), want %d", i, r.Status, r.Err, want[i])
 		}
-		if (r.Err != nil) != (want[i] >= 400) {
+		if (r.Err != nil) != (want[i] >= 400 || badBody[i]) {
 			t.Errorf("call %d: error %v", i, r.Err)
+		}
+		if badBody[i] && (r.Err == nil || !strings.Contains(r.Err.Error(), "malformed JSON body")) {
+			t.Errorf("call %d: a malformed JSON answer passed: %v", i, r.Err)
 		}
 	}
 	if err := res[2].Err; err == nil || !strings.Contains(err.Error(), "no route for /nowhere") {

@@ -150,8 +150,9 @@ type server struct {
 	startedAt      time.Time
 	now            func() time.Time
 	docsCSP        string
-	ops            opsState // metrics route, request window, traces, alerts (ops.go)
-	fastGet        *fastGet // GET /v1/contexts/{id} without huma's machinery (fastget.go)
+	ops            opsState        // metrics route, request window, traces, alerts (ops.go)
+	fastGet        *fastGet        // GET /v1/contexts/{id} without huma's machinery (fastget.go)
+	fastHealth     *huma.Operation // GET /health without it (fasthealth.go)
 }
 
 // NewHandler returns the HTTP handler of the whole v1 API.
@@ -254,6 +255,7 @@ func NewHandler(cfg Config) (h http.Handler, err error) {
 	s.routes()
 	if !cfg.noFastGet {
 		s.initFastGet()
+		s.initFastHealth()
 	}
 	return s.chain(http.HandlerFunc(s.route)), nil
 }

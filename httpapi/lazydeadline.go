@@ -38,8 +38,14 @@ const (
 // withLazyDeadline returns the context and its stop function (as
 // context.WithDeadline's cancel: call it when the request is done).
 func withLazyDeadline(parent context.Context, deadline time.Time) (*lazyDeadline, func()) {
-	c := &lazyDeadline{parent: parent, deadline: deadline}
+	c := newLazyDeadline(parent, deadline)
 	return c, c.stop
+}
+
+// newLazyDeadline returns the context; its stop method is the cancel
+// function (a method value would be one more allocation per request).
+func newLazyDeadline(parent context.Context, deadline time.Time) *lazyDeadline {
+	return &lazyDeadline{parent: parent, deadline: deadline}
 }
 
 // real makes the real context (a cancelled one after stop) and returns it.

@@ -106,8 +106,13 @@ var probeRoutes = map[string]bool{"/health": true, "/health/ready": true, "/metr
 // right inside observe, whose recorder and request state it reads.
 func (s *server) instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
 		st := stateFrom(r.Context())
+		var start time.Time
+		if st != nil {
+			start = st.start // observe's clock reading, a few instructions before
+		} else {
+			start = time.Now()
+		}
 		var span trace.Span
 		if s.ops.tracer != nil && !probeRoutes[r.URL.Path] { // probes stay span-free
 			ctx := s.ops.propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header))

@@ -98,10 +98,14 @@ func (b *logBuffer) Close() error {
 }
 
 // bufferedHandler writes the access lines of a handler over a logBuffer
-// through the buffer, and flushes it after every other record.
+// through the buffer, and flushes it after every other record. With fast
+// set (the server's own handler and those of its WithAttrs, not of
+// WithGroup), it writes the access lines that fit the access formatter
+// (accessline.go) itself, as the handler would.
 type bufferedHandler struct {
 	slog.Handler
-	buf *logBuffer
+	buf  *logBuffer
+	fast *accessFormat
 }
 
 // isAccessLine: the line httpapi writes for every request.
@@ -111,6 +115,11 @@ func isAccessLine(r slog.Record) bool {
 
 // Handle implements slog.Handler.
 func (h bufferedHandler) Handle(ctx context.Context, r slog.Record) error {
+	if h.fast != nil && isAccessLine(r) {
+		if done, err := h.fast.write(h.buf, r); done {
+			return err
+		}
+	}
 	err := h.Handler.Handle(ctx, r)
 	if !isAccessLine(r) {
 		if ferr := h.buf.Flush(); err == nil {
@@ -122,10 +131,14 @@ func (h bufferedHandler) Handle(ctx context.Context, r slog.Record) error {
 
 // WithAttrs implements slog.Handler.
 func (h bufferedHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return bufferedHandler{h.Handler.WithAttrs(attrs), h.buf}
+	nh := bufferedHandler{Handler: h.Handler.WithAttrs(attrs), buf: h.buf}
+	if h.fast != nil {
+		nh.fast = h.fast.with(attrs) // nil: an attribute the formatter does not write
+	}
+	return nh
 }
 
 // WithGroup implements slog.Handler.
 func (h bufferedHandler) WithGroup(name string) slog.Handler {
-	return bufferedHandler{h.Handler.WithGroup(name), h.buf}
+	return bufferedHandler{Handler: h.Handler.WithGroup(name), buf: h.buf}
 }

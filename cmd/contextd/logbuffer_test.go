@@ -37,7 +37,7 @@ func (l *lockedBuffer) String() string {
 func TestLogBufferBatchesAccessLines(t *testing.T) {
 	out := &lockedBuffer{}
 	buf := newLogBuffer(out)
-	log := slog.New(bufferedHandler{slog.NewTextHandler(buf, nil), buf}).With("component", "http")
+	log := slog.New(bufferedHandler{Handler: slog.NewTextHandler(buf, nil), buf: buf}).With("component", "http")
 	for i := range 3 {
 		log.Info("request", "n", i)
 	}

@@ -80,7 +80,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	logBuf := newLogBuffer(logOut) // access lines batched (logbuffer.go); closed last
 	defer logBuf.Close()
-	logger := slog.New(bufferedHandler{newLogger(cfg, logBuf).Handler(), logBuf})
+	logger := slog.New(bufferedHandler{Handler: newLogger(cfg, logBuf).Handler(), buf: logBuf,
+		fast: &accessFormat{json: cfg.LogFormat == "json"}}) // as newLogger's handler writes them
 	started := time.Now()
 	setGoMemoryLimit(cfg, getenv, logger)
 
