@@ -2,8 +2,6 @@ package embed
 
 import (
 	"strings"
-	"sync"
-	"sync/atomic"
 	"unicode"
 
 	"golang.org/x/text/unicode/norm"
@@ -17,10 +15,10 @@ import (
 type Tokenizer struct {
 	vocab map[string]int32
 	unk   int32
-	// words caches the pieces of words seen (word -> []int32): words in
-	// text follow a Zipf law, so most are cut once. Bounded by maxWords.
-	words  sync.Map
-	nwords atomic.Int64
+	// words caches the pieces of words seen that are not a vocabulary
+	// entry: words in text follow a Zipf law, so most are cut once.
+	// Bounded by maxWords (wordcache.go).
+	words wordCache
 }
 
 // maxWordChars is BERT's limit: a longer word is one unknown token.
@@ -115,12 +113,16 @@ func isASCIIBreak(c byte) bool {
 }
 
 // appendWordBytes is appendWord for a word in a scratch buffer: a word that
-// is one vocabulary entry (most of them) is found without allocating.
+// is one vocabulary entry (most of them) or already cut is found without
+// allocating.
 func (t *Tokenizer) appendWordBytes(ids []int32, w []byte) []int32 {
 	if id, ok := t.vocab[string(w)]; ok {
 		return append(ids, id)
 	}
-	return t.appendWord(ids, string(w))
+	if v, ok := t.words.get(w); ok {
+		return append(ids, v...)
+	}
+	return t.cutWord(ids, string(w))
 }
 
 // appendWord appends the pieces of one basic word. A word that is itself a
@@ -130,15 +132,17 @@ func (t *Tokenizer) appendWord(ids []int32, w string) []int32 {
 	if id, ok := t.vocab[w]; ok && len(w) <= maxWordChars {
 		return append(ids, id)
 	}
-	if v, ok := t.words.Load(w); ok {
-		return append(ids, v.([]int32)...)
+	if v, ok := t.words.getString(w); ok {
+		return append(ids, v...)
 	}
+	return t.cutWord(ids, w)
+}
+
+// cutWord appends the pieces of a word that is not a vocabulary entry and
+// not cached, and caches them.
+func (t *Tokenizer) cutWord(ids []int32, w string) []int32 {
 	pieces := t.wordPiece(w, nil)
-	if t.nwords.Load() < maxWords {
-		if _, loaded := t.words.LoadOrStore(w, pieces); !loaded {
-			t.nwords.Add(1)
-		}
-	}
+	t.words.put(w, pieces)
 	return append(ids, pieces...)
 }
 

@@ -74,3 +74,10 @@ func HoldWriter(s *Store, release <-chan struct{}) {
 	})
 	<-started
 }
+
+// KeyGenerationFresh reports whether the store would answer the key
+// generation from memory now (cached, and nothing committed since).
+func KeyGenerationFresh(s *Store) bool {
+	_, ok, _, _ := s.keyGen.get()
+	return ok
+}

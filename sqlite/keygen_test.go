@@ -74,3 +74,70 @@ func TestKeyGenerationSeesOtherWriters(t *testing.T) {
 		t.Fatal("the revoked key is still active")
 	}
 }
+
+// TestKeyGenerationRefreshedByOwnCommits: the writer's own commits keep the
+// cached generation fresh, with the generation they leave (a key created
+// through the store included), while a commit of another connection still
+// makes the next read go to the database.
+func TestKeyGenerationRefreshedByOwnCommits(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openAt(t, dir)
+	sc := contextd.Scope{Tenant: "t"}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, sqlite.FileName)+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	stored := func() int64 {
+		t.Helper()
+		var g int64
+		if err := db.QueryRowContext(ctx, `SELECT gen FROM key_generation WHERE id = 1`).Scan(&g); err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	for i := range 3 {
+		if _, err := s.CreateContexts(ctx, sc, []contextd.ContextCreate{{Title: "t", Content: "c"}}); err != nil {
+			t.Fatal(err)
+		}
+		if !sqlite.KeyGenerationFresh(s) {
+			t.Fatalf("write %d: the generation is not fresh after the store's own commit", i)
+		}
+	}
+	g0, err := s.APIKeyGeneration(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g0 != stored() {
+		t.Fatalf("cached generation %d, stored %d", g0, stored())
+	}
+
+	// A key created through the store: its commit moves the generation,
+	// and the cache holds the new one.
+	k := &contextd.APIKey{ID: "k1", Tenant: "t", Role: contextd.RoleReader, Name: "n", CreatedAt: time.Now()}
+	if err := s.CreateAPIKey(ctx, k, contextd.HashAPIKey("cxd_secret")); err != nil {
+		t.Fatal(err)
+	}
+	if !sqlite.KeyGenerationFresh(s) {
+		t.Fatal("the generation is not fresh after the store created a key")
+	}
+	g1, err := s.APIKeyGeneration(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g1 == g0 || g1 != stored() {
+		t.Fatalf("after a key was created: cached %d (before %d), stored %d", g1, g0, stored())
+	}
+
+	// Another connection's commit is not the store's: not fresh.
+	if _, err := db.ExecContext(ctx, `UPDATE key_generation SET gen = gen + 1 WHERE id = 1`); err != nil {
+		t.Fatal(err)
+	}
+	if sqlite.KeyGenerationFresh(s) {
+		t.Fatal("fresh after another connection's commit")
+	}
+	if g2, err := s.APIKeyGeneration(ctx); err != nil || g2 != stored() || g2 == g1 {
+		t.Fatalf("after another connection's change: %d, %v; stored %d", g2, err, stored())
+	}
+}

@@ -271,10 +271,12 @@ func (s *Store) tryBatch(c *conn, batch []*job, pending []int, errs []error, sav
 			return -1, err
 		}
 	}
+	kg := s.keyGenBeforeCommit(ctx, c) // keygen.go
 	if _, err := c.ExecContext(ctx, "COMMIT"); err != nil {
 		c.rollback()
 		return -1, err
 	}
+	s.keyGenAfterCommit(kg)
 	return -1, nil
 }
 
