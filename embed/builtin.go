@@ -135,11 +135,16 @@ func (b *Builtin) Vector(text string) []float32 {
 	b.accumulate(acc, ts)
 	*terms = ts
 	termsPool.Put(terms)
+	return unit(acc)
+}
+
+// unit returns acc scaled to length 1, as float32 (zeros when acc is zero).
+func unit(acc []float64) []float32 {
 	var norm float64
 	for _, x := range acc {
 		norm += x * x
 	}
-	v := make([]float32, b.dims)
+	v := make([]float32, len(acc))
 	if norm == 0 {
 		return v
 	}

@@ -28,19 +28,7 @@ func groupedVector(b *Builtin, text string) []float32 {
 			acc[j] += s * float64(q)
 		}
 	}
-	var norm float64
-	for _, x := range acc {
-		norm += x * x
-	}
-	v := make([]float32, b.dims)
-	if norm == 0 {
-		return v
-	}
-	inv := 1 / math.Sqrt(norm)
-	for j, x := range acc {
-		v[j] = float32(x * inv)
-	}
-	return v
+	return unit(acc) // the accumulation is what changed, not the scaling
 }
 
 // TestVectorBitIdentical checks that Vector's four-terms-a-pass sum gives
