@@ -294,7 +294,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", s.path, err)
 	}
-	if err := s.countTextStats(ctx); err != nil { // textstats.go
+	if err := s.countTextStats(ctx, false); err != nil { // textstats.go
 		s.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", s.path, err)
 	}

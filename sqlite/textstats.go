@@ -157,13 +157,19 @@ func partitionText(ctx context.Context, tx *conn, ix ftsIndex, part int64) (text
 	return t, rows.Err()
 }
 
-// countTextStats counts the partitions not counted yet (those of a store
-// made before migration 0010 or 0014), once, when the store opens.
-func (s *Store) countTextStats(ctx context.Context) error {
+// countTextStats counts, from the indexes, the partitions not counted yet
+// (those of a store made before migration 0010 or 0014), once, when the
+// store opens; with all, every partition again (`contextd reindex`). One
+// write transaction.
+func (s *Store) countTextStats(ctx context.Context, all bool) error {
 	return s.write(ctx, "tenant text statistics", func(tx *conn) error {
 		for _, ix := range textIndexes {
 			docs, tokens := statColumns(ix)
-			parts, err := queryInt64s(ctx, tx, `SELECT num FROM tenant_partitions WHERE `+docs+` IS NULL OR `+tokens+` IS NULL`)
+			q := `SELECT num FROM tenant_partitions WHERE ` + docs + ` IS NULL OR ` + tokens + ` IS NULL`
+			if all {
+				q = `SELECT num FROM tenant_partitions`
+			}
+			parts, err := queryInt64s(ctx, tx, q)
 			if err != nil {
 				return err
 			}
@@ -213,7 +219,7 @@ func tenantText(ctx context.Context, tx *conn, ix ftsIndex, r pkRange) (textStat
 
 // checkTextStats compares every partition's stored counts with its indexes
 // (`contextd check`): a difference makes its tenants' BM25 scores drift from
-// FTS5's; `contextd reindex` counts them again (recountTextStats). A
+// FTS5's; `contextd reindex` counts them again (countTextStats). A
 // partition not counted yet is counted when the store opens, so it passes.
 // Rows and Indexed are the contexts and memories in the indexes and in the
 // counts.
@@ -264,23 +270,4 @@ func checkTextStats(ctx context.Context, c *conn) (contextd.CheckItem, error) {
 	}
 	it.Detail = strings.Join(bad, "; ")
 	return it, nil
-}
-
-// recountTextStats counts every partition's rows and tokens from its
-// indexes again (`contextd reindex`), in one write transaction.
-func (s *Store) recountTextStats(ctx context.Context) error {
-	return s.write(ctx, "recount tenant text statistics", func(tx *conn) error {
-		parts, err := queryInt64s(ctx, tx, `SELECT num FROM tenant_partitions`)
-		if err != nil {
-			return err
-		}
-		for _, ix := range textIndexes {
-			for _, p := range parts {
-				if err := storeText(ctx, tx, ix, p); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
 }

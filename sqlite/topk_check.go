@@ -239,11 +239,11 @@ func decodeMetaAtoms(text string) (names []string, byRow bool) {
 }
 
 // RebuildSearchIndex counts every tenant's full-text statistics again
-// (recountTextStats), then rebuilds the top-k index segment of every
+// (countTextStats), then rebuilds the top-k index segment of every
 // partition that has one or is large enough for one, now, one after another
 // (what `contextd reindex` runs). It returns the partitions rebuilt.
 func (s *Store) RebuildSearchIndex(ctx context.Context) (int, error) {
-	if err := s.recountTextStats(ctx); err != nil {
+	if err := s.countTextStats(ctx, true); err != nil {
 		return 0, s.fail(ctx, "rebuild search index", err)
 	}
 	if s.topk == nil {
