@@ -247,21 +247,8 @@ func deleteContextTx(ctx context.Context, tx *conn, sc contextd.Scope, id string
 // pendingEdges lists the ids of the relationships touching context id of
 // the tenant, before a delete cascades them away.
 func pendingEdges(ctx context.Context, tx *conn, tenant, id string) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id FROM relationships WHERE tenant = ? AND (source_id = ? OR target_id = ?) ORDER BY pk`,
+	return queryColumn[string](ctx, tx, `SELECT id FROM relationships WHERE tenant = ? AND (source_id = ? OR target_id = ?) ORDER BY pk`,
 		tenant, id, id)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var rid string
-		if err := rows.Scan(&rid); err != nil {
-			return nil, err
-		}
-		ids = append(ids, rid)
-	}
-	return ids, rows.Err()
 }
 
 func contextRecord(sc contextd.Scope, c *contextd.Context) *contextd.Record {

@@ -844,21 +844,8 @@ func (s *Store) measureIndexSize(ctx context.Context, tx *conn) (int64, error) {
 // fullTextTables lists the full-text indexes' shadow tables (the tables
 // that hold their data; not the virtual tables themselves).
 func fullTextTables(ctx context.Context, tx *conn) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL%' AND (
+	return queryColumn[string](ctx, tx, `SELECT name FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL%' AND (
 		name GLOB 'contexts_fts*' OR name GLOB 'contexts_raw_*' OR name GLOB 'memories_fts*' OR name GLOB 'memories_raw_*')`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var tables []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			return nil, err
-		}
-		tables = append(tables, name)
-	}
-	return tables, rows.Err()
 }
 
 // indexPayload is the size of the full-text shadow tables where dbstat is

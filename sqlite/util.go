@@ -34,18 +34,23 @@ func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
 
 // queryInt64s returns the first column of every row of query, as integers.
 func queryInt64s(ctx context.Context, tx *conn, query string, args ...any) ([]int64, error) {
+	return queryColumn[int64](ctx, tx, query, args...)
+}
+
+// queryColumn returns the first column of every row of query.
+func queryColumn[T any](ctx context.Context, tx *conn, query string, args ...any) ([]T, error) {
 	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []int64
+	var out []T
 	for rows.Next() {
-		var n int64
-		if err := rows.Scan(&n); err != nil {
+		var v T
+		if err := rows.Scan(&v); err != nil {
 			return nil, err
 		}
-		out = append(out, n)
+		out = append(out, v)
 	}
 	return out, rows.Err()
 }
