@@ -17,12 +17,12 @@ func TestIndexSize(t *testing.T) {
 	for _, tenant := range []string{"a", "b", "c"} {
 		topkCreate(t, s, tenant, r, 300, nil)
 	}
-	var got, want int64
-	err := s.read(ctx, "test", func(c *conn) error {
-		var err error
-		if got, err = s.measureIndexSize(ctx, c); err != nil {
-			return err
-		}
+	got, err := s.measureIndexSize(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want int64
+	err = s.read(ctx, "test", func(c *conn) error {
 		return c.QueryRowContext(ctx, `SELECT sum(pgsize) FROM dbstat WHERE aggregate = TRUE AND (
 			name GLOB 'contexts_fts_*' OR name GLOB 'contexts_raw_*' OR name GLOB 'memories_fts_*' OR name GLOB 'memories_raw_*')`).Scan(&want)
 	})

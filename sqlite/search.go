@@ -767,11 +767,7 @@ func (s *Store) cachedIndexSize(ctx context.Context, maxAge time.Duration) (int6
 		return size, at, nil
 	}
 	s.sizeMu.Unlock()
-	err := s.read(ctx, "index size", func(c *conn) error {
-		var err error
-		size, err = s.measureIndexSize(ctx, c)
-		return err
-	})
+	size, err := s.measureIndexSize(ctx)
 	if err != nil {
 		return 0, time.Time{}, err
 	}
@@ -803,12 +799,7 @@ func (s *Store) refreshIndexSize() {
 		case <-ctx.Done():
 		}
 	}()
-	var size int64
-	err := s.read(ctx, "index size", func(c *conn) error {
-		var err error
-		size, err = s.measureIndexSize(ctx, c)
-		return err
-	})
+	size, err := s.measureIndexSize(ctx)
 	if err != nil {
 		if !s.isClosed() {
 			s.log.Warn("measuring the full-text index size", "err", err)
@@ -818,25 +809,43 @@ func (s *Store) refreshIndexSize() {
 	s.recordIndexSize(size)
 }
 
-// measureIndexSize returns the bytes of every full-text shadow table. dbstat
-// reads only the b-tree it is asked for by name (an equality on name); a
-// pattern would make it walk every page of the file.
-func (s *Store) measureIndexSize(ctx context.Context, tx *conn) (int64, error) {
-	if s.key != nil {
-		// The encrypted driver's SQLite has no dbstat (driver.go).
-		return s.indexPayload(ctx, tx)
-	}
-	tables, err := fullTextTables(ctx, tx)
+// measureIndexSize returns the bytes of every full-text shadow table, each
+// table measured on a read snapshot of its own: a walk of every page of the
+// indexes takes seconds at a million contexts, and a snapshot held that long
+// keeps checkpoints from going past it while writes go on (see buildChunk).
+// dbstat reads only the b-tree it is asked for by name (an equality on
+// name); a pattern would make it walk every page of the file.
+func (s *Store) measureIndexSize(ctx context.Context) (int64, error) {
+	var tables []string
+	err := s.read(ctx, "index size", func(c *conn) error {
+		var err error
+		tables, err = fullTextTables(ctx, c)
+		return err
+	})
 	if err != nil {
 		return 0, err
 	}
 	var total int64
 	for _, t := range tables {
-		var n sql.NullInt64
-		if err := tx.QueryRowContext(ctx, `SELECT sum(pgsize) FROM dbstat WHERE name = ? AND aggregate = TRUE`, t).Scan(&n); err != nil {
+		err := s.read(ctx, "index size", func(c *conn) error {
+			var (
+				n   int64
+				err error
+			)
+			if s.key != nil {
+				// The encrypted driver's SQLite has no dbstat (driver.go).
+				n, err = tablePayload(ctx, c, t)
+			} else {
+				var v sql.NullInt64
+				err = c.QueryRowContext(ctx, `SELECT sum(pgsize) FROM dbstat WHERE name = ? AND aggregate = TRUE`, t).Scan(&v)
+				n = v.Int64
+			}
+			total += n
+			return err
+		})
+		if err != nil {
 			return 0, err
 		}
-		total += n.Int64
 	}
 	return total, nil
 }
@@ -848,41 +857,28 @@ func fullTextTables(ctx context.Context, tx *conn) ([]string, error) {
 		name GLOB 'contexts_fts*' OR name GLOB 'contexts_raw_*' OR name GLOB 'memories_fts*' OR name GLOB 'memories_raw_*')`)
 }
 
-// indexPayload is the size of the full-text shadow tables where dbstat is
-// missing: the bytes of their values (the index blocks mostly), read row by
-// row, a little less than the pages they fill.
-func (s *Store) indexPayload(ctx context.Context, tx *conn) (int64, error) {
-	tables, err := fullTextTables(ctx, tx)
+// tablePayload is the size of table t where dbstat is missing: the bytes of
+// its values (the index blocks mostly), read row by row, a little less than
+// the pages they fill.
+func tablePayload(ctx context.Context, tx *conn, t string) (int64, error) {
+	cols, err := tx.QueryContext(ctx, `SELECT name FROM pragma_table_info(?)`, t)
 	if err != nil {
 		return 0, err
 	}
-	var total int64
-	for _, t := range tables {
-		cols, err := tx.QueryContext(ctx, `SELECT name FROM pragma_table_info(?)`, t)
-		if err != nil {
+	var sum []string
+	for cols.Next() {
+		var c string
+		if err := cols.Scan(&c); err != nil {
+			cols.Close()
 			return 0, err
 		}
-		var sum []string
-		for cols.Next() {
-			var c string
-			if err := cols.Scan(&c); err != nil {
-				cols.Close()
-				return 0, err
-			}
-			sum = append(sum, `coalesce(length(CAST("`+strings.ReplaceAll(c, `"`, `""`)+`" AS BLOB)), 8)`)
-		}
-		cols.Close()
-		if err := cols.Err(); err != nil {
-			return 0, err
-		}
-		if len(sum) == 0 {
-			continue
-		}
-		var n sql.NullInt64
-		if err := tx.QueryRowContext(ctx, `SELECT sum(`+strings.Join(sum, " + ")+`) FROM "`+strings.ReplaceAll(t, `"`, `""`)+`"`).Scan(&n); err != nil {
-			return 0, err
-		}
-		total += n.Int64
+		sum = append(sum, `coalesce(length(CAST("`+strings.ReplaceAll(c, `"`, `""`)+`" AS BLOB)), 8)`)
 	}
-	return total, nil
+	cols.Close()
+	if err := cols.Err(); err != nil || len(sum) == 0 {
+		return 0, err
+	}
+	var n sql.NullInt64
+	err = tx.QueryRowContext(ctx, `SELECT sum(`+strings.Join(sum, " + ")+`) FROM "`+strings.ReplaceAll(t, `"`, `""`)+`"`).Scan(&n)
+	return n.Int64, err
 }

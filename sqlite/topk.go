@@ -345,7 +345,8 @@ type topkState struct {
 
 // at runs the test hook at a build's step: "start" (the pending watermark
 // and generation committed), "postings" (a batch of lists committed),
-// "switch" (the new view committed, old generations not yet dropped).
+// "chunk" (a whole build between two read snapshots), "switch" (the new
+// view committed, old generations not yet dropped).
 func (st *topkState) at(step string) error {
 	if st.hook == nil {
 		return nil

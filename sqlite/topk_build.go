@@ -12,12 +12,12 @@ import (
 //
 // A build of partition p: (1) a write transaction sets p's pending watermark
 // P to its newest row, so that from then on every change to a row <= P is
-// recorded in topk_dirty; (2) on a read snapshot taken after it, the rows
+// recorded in topk_dirty; (2) on read snapshots taken after it, the rows
 // <= P are read from the stemmed FTS5 shard (its fts5vocab 'instance' rows:
 // term, row, column) and the _docsize table, and the posting lists written,
 // a few thousand terms per write transaction, under a new generation that
 // no search reads yet; (3) one write transaction makes that generation the
-// segment and clears the dirty records the snapshot saw; (4) the old
+// segment and clears the dirty records the first snapshot saw; (4) the old
 // generations' rows (the old base's, and its tails', topk_tail.go) are
 // deleted. A crash anywhere leaves either the old segment or the new one,
 // with the dirty records that go with it; unfinished generations are
@@ -29,6 +29,22 @@ type buildRecord struct {
 	at   time.Time
 	took time.Duration
 }
+
+// buildChunk is how many fts5vocab rows (tokens) a whole build reads on one
+// read snapshot, about a second's reading (a million contexts hold ~150M
+// tokens). A snapshot held for the whole build (minutes at a million rows)
+// pins the WAL: no checkpoint can go past it, so the WAL grew by every write
+// of those minutes (7.7 GB while 880k contexts were loaded into a store of
+// 1.1M), and every page read of every connection then searched a wal-index
+// of hundreds of hash tables (walFindFrame took 39% of the server's CPU and
+// health pings timed out). Chunks end between two terms, so each term's list
+// is read on one snapshot. A row changed between two chunks may be in some
+// lists as it was and in others as it is: it is dirty (its change recorded
+// in topk_dirty after the first snapshot's mark, which the switch keeps), so
+// searches read it from FTS5 and not from the segment, and the segment's
+// statistics count it as it was when read, as they count any row changed
+// after a build. A var for tests.
+var buildChunk int64 = 1 << 19
 
 // topkVocab is the fts5vocab table over shard k's stemmed index.
 func topkVocab(k int) string { return "topk_vocab_" + strconv.Itoa(k) }
@@ -79,52 +95,60 @@ func (s *Store) buildTopK(ctx context.Context, part int64) error {
 	if err := s.topk.at("start"); err != nil {
 		return err
 	}
-	// (2) The posting lists, on one snapshot.
+	// (2) The posting lists: the row lengths and the dirty-record mark on
+	// one snapshot, then every token, a chunk of whole terms on each
+	// snapshot (buildChunk).
 	var maxN, docs, tokens int64
+	var size []uint32
 	w := &postingWriter{ctx: ctx, s: s, part: part, gen: gen}
 	err = s.read(ctx, "top-k index: build", func(tx *conn) error {
 		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(n), 0) FROM topk_dirty`).Scan(&maxN); err != nil {
 			return err
 		}
 		// Row lengths, by seq.
-		size := make([]uint32, pending&pkMask+1)
+		size = make([]uint32, pending&pkMask+1)
 		rows, err := tx.QueryContext(ctx, `SELECT id, sz FROM `+ftsName(contextIndex.stem, shard)+`_docsize WHERE id BETWEEN ? AND ?`, r.lo, pending)
 		if err != nil {
 			return err
 		}
+		defer rows.Close()
 		for rows.Next() {
 			var (
 				pk int64
 				sz []byte
 			)
 			if err := rows.Scan(&pk, &sz); err != nil {
-				rows.Close()
 				return err
 			}
 			d, err := docSize(sz)
 			if err != nil {
-				rows.Close()
 				return fmt.Errorf("row %d: %w", pk, err)
 			}
 			size[pk&pkMask] = uint32(d)
 			docs++
 			tokens += d
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if docs == 0 {
-			return nil
-		}
-		// Every token of the rows, term by term, row by row.
-		rows, err = tx.QueryContext(ctx, `SELECT term, doc, col FROM `+topkVocab(shard)+` WHERE doc BETWEEN ? AND ?`, r.lo, pending)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		return collectPostings(rows, r.lo, func(pk int64) uint32 { return size[pk&pkMask] }, w.add)
+		return rows.Err()
 	})
+	if err == nil && docs > 0 {
+		pc := &postingCollector{lo: r.lo, size: func(pk int64) uint32 { return size[pk&pkMask] }, emit: w.add}
+		for next, done := "", false; err == nil && !done; {
+			err = s.read(ctx, "top-k index: build", func(tx *conn) error {
+				// Every token of the rows, term by term, row by row, from
+				// the term next on.
+				rows, err := tx.QueryContext(ctx, `SELECT term, doc, col FROM `+topkVocab(shard)+` WHERE term >= ? AND doc BETWEEN ? AND ?`, next, r.lo, pending)
+				if err != nil {
+					return err
+				}
+				defer rows.Close()
+				next, done, err = pc.chunk(rows, buildChunk)
+				return err
+			})
+			if err == nil && !done {
+				err = s.topk.at("chunk")
+			}
+		}
+	}
 	if err == nil {
 		err = w.flush()
 	}

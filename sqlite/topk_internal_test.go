@@ -261,15 +261,27 @@ func checkOracle(t *testing.T, s *Store, tenant string, docs map[string]*topkDoc
 		if got.Total != len(want) {
 			t.Fatalf("query %q: total %d, want %d", qs, got.Total, len(want))
 		}
+		all := want
 		want = want[min(q.Offset, len(want)):min(q.Offset+q.Limit, len(want))]
 		if len(got.Results) != len(want) {
 			t.Fatalf("query %q: %d results, want %d", qs, len(got.Results), len(want))
 		}
+		near := func(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
 		for i, h := range got.Results {
 			if docs[h.Context.ID] == nil {
 				t.Fatalf("query %q: %s is not the tenant's (or was deleted)", qs, h.Context.ID)
 			}
-			if h.Context.ID != want[i].d.id || math.Abs(h.Score-want[i].score) > 1e-9*math.Max(1, want[i].score) {
+			if h.Context.ID == want[i].d.id && near(h.Score, want[i].score) {
+				continue
+			}
+			// Rows whose scores tie up to rounding (the same lengths and
+			// hits, one scored from a segment and one from FTS5) may come
+			// in either order, across a page's edge too.
+			tied := false
+			for _, m := range all {
+				tied = tied || (m.d.id == h.Context.ID && near(m.score, want[i].score) && near(h.Score, m.score))
+			}
+			if !tied {
 				t.Fatalf("query %q: result %d is %s (%.12g), want %s (%.12g)", qs, i, h.Context.ID, h.Score, want[i].d.id, want[i].score)
 			}
 		}

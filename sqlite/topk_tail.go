@@ -684,6 +684,36 @@ func (pc *postingCollector) add(term string, pk int64, title bool) error {
 	return nil
 }
 
+// chunk adds the rows of rows (fts5vocab 'instance' rows: term, doc, col;
+// by term, then doc) until it has added at least max of them and the term
+// changes. It then emits the last whole term and returns the next one,
+// whose rows it did not take, for the next chunk to start from; done when
+// rows ran out (every term emitted).
+func (pc *postingCollector) chunk(rows *sql.Rows, max int64) (next string, done bool, err error) {
+	var (
+		rawTerm, rawCol sql.RawBytes
+		pk, n           int64
+	)
+	for rows.Next() {
+		if err := rows.Scan(&rawTerm, &pk, &rawCol); err != nil {
+			return "", false, err
+		}
+		// A view of the scanned bytes: add keeps a copy when the term changes.
+		term := unsafe.String(unsafe.SliceData(rawTerm), len(rawTerm))
+		if n >= max && term != pc.term {
+			return strings.Clone(term), false, pc.flush()
+		}
+		if err := pc.add(term, pk, string(rawCol) == "title"); err != nil {
+			return "", false, err
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return "", false, err
+	}
+	return "", true, pc.flush()
+}
+
 // flush emits the current term's list, if any.
 func (pc *postingCollector) flush() error {
 	if len(pc.pks) == 0 {
