@@ -124,3 +124,30 @@ func TestTopKBuildInChunks(t *testing.T) {
 	}
 	checkOracle(t, s, "w", docs, r, 40)
 }
+
+// TestTopKTailSpan: a tail of new rows takes at most maxTailSpan of them;
+// the next tails take the rest, and the answers are the FTS5 path's.
+func TestTopKTailSpan(t *testing.T) {
+	defer func(n int64) { maxTailSpan = n }(maxTailSpan)
+	maxTailSpan = 50
+	s := openTopK(t)
+	r := rand.New(rand.NewPCG(10, 11))
+	topkCreate(t, s, "w", r, 200, nil)
+	if err := BuildTopK(s, "w"); err != nil {
+		t.Fatal(err)
+	}
+	part := partOf(t, s, "w")
+	topkCreate(t, s, "w", r, 120, nil)
+	for _, want := range []int{1, 2, 3} {
+		v := viewOf(t, s, part)
+		tailAfter(t, s, part, v.watermark)
+		v = viewOf(t, s, part)
+		if tails := v.tails(); len(tails) != want || tails[len(tails)-1].watermark-tails[len(tails)-1].lo+1 > maxTailSpan {
+			t.Fatalf("after tail %d: tails %+v, want %d of at most %d pks", want, tails, want, maxTailSpan)
+		}
+	}
+	if v := viewOf(t, s, part); v.watermark != queryInt(t, s, `SELECT max(pk) FROM contexts`) {
+		t.Fatalf("the tails end at %d, not at the newest row", v.watermark)
+	}
+	sameAsFTS5(t, s, "w", r, 20)
+}

@@ -48,6 +48,16 @@ const (
 	tailFanout = 8    // tails of one level merged into one
 )
 
+// maxTailSpan bounds the pks (so the rows) of a tail of new rows. A tail
+// build holds its rows' tokens in memory and its rows on one read snapshot;
+// when rows come in faster than tails are built (a bulk load), a tail of
+// every row since the last one grew to hundreds of thousands of rows (46k,
+// 145k, 211k, then ~400k while 880k contexts were loaded into 1.1M: minutes
+// each, the WAL pinned meanwhile, resident memory past 2 GB). Tails of at
+// most this many are built one after another instead, and merged as any
+// others. A var for tests.
+var maxTailSpan int64 = 16 * tailRows
+
 // topkView is what searches read of a partition: its base segment and its
 // tails, in pk order, with their summed statistics.
 type topkView struct {
@@ -307,6 +317,10 @@ func (s *Store) buildTail(ctx context.Context, part, from int64) (bool, error) {
 		}
 		if p, ok := st.pendP[part]; ok && from < p {
 			pending = min(pending, p)
+		}
+		if from == v.watermark {
+			// New rows: at most maxTailSpan of them (no tail is above from).
+			pending = min(pending, from+maxTailSpan)
 		}
 		if pending <= from {
 			pending = 0
