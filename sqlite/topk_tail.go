@@ -643,23 +643,8 @@ func (w *postingWriter) flush() error {
 // row's length from size.
 func collectPostings(rows *sql.Rows, lo int64, size func(pk int64) uint32, emit func(postingRow) error) error {
 	pc := postingCollector{lo: lo, size: size, emit: emit}
-	var (
-		rawTerm, rawCol sql.RawBytes
-		pk              int64
-	)
-	for rows.Next() {
-		if err := rows.Scan(&rawTerm, &pk, &rawCol); err != nil {
-			return err
-		}
-		// A view of the scanned bytes: add keeps a copy when the term changes.
-		if err := pc.add(unsafe.String(unsafe.SliceData(rawTerm), len(rawTerm)), pk, string(rawCol) == "title"); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	return pc.flush()
+	_, _, err := pc.chunk(rows, math.MaxInt64) // one chunk: every row
+	return err
 }
 
 // postingCollector turns fts5vocab 'instance' rows, in their order (by
