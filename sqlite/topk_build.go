@@ -319,9 +319,12 @@ func (s *Store) topkRound(ctx context.Context) error {
 			// time, like whole builds: while a tenant takes in rows faster
 			// than tails are built (a bulk load), the builder takes at most
 			// about a third of a core beside the writes, each tail covers
-			// more rows, and rows a whole build takes in first are never
-			// tokenized for a tail. Merges and changed-rows rebuilds of
-			// tails are not held back.
+			// more rows (up to maxTailSpan), and rows a whole build takes in
+			// first are never tokenized for a tail. Until the tails catch
+			// up, searches score the rows above them through FTS5 (after a
+			// load of 1M rows into 2M: ~650k such rows, search p50 0.3 s,
+			// for the 17 minutes the tails took). Merges and changed-rows
+			// rebuilds of tails are not held back.
 			fresh := plan.kind == buildTail && plan.why == whyNewRows
 			if fresh {
 				st.mu.Lock()
