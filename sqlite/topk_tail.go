@@ -340,7 +340,6 @@ func (s *Store) buildTail(ctx context.Context, part, from int64) (bool, error) {
 	// (2) The rows, tokenized, and their posting lists, on one snapshot.
 	tk := newTailTokens(from, pending, st.ftsTail.Load())
 	defer tk.close()
-	bg := context.WithoutCancel(ctx) // an interrupt would leave the private table's transaction open
 	var maxN int64
 	err = s.read(ctx, "top-k index: tail rows", func(tx *conn) error {
 		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(n), 0) FROM topk_dirty`).Scan(&maxN); err != nil {
@@ -359,14 +358,14 @@ func (s *Store) buildTail(ctx context.Context, part, from int64) (bool, error) {
 			if err := rows.Scan(&pk, &title, &content); err != nil {
 				return err
 			}
-			if err := tk.add(ctx, bg, pk, title, content); err != nil {
+			if err := tk.add(ctx, pk, title, content); err != nil {
 				return err
 			}
 		}
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		return tk.finish(ctx, bg)
+		return tk.finish(ctx)
 	})
 	if err != nil {
 		return false, err

@@ -47,12 +47,10 @@ func newTailTokens(from, pending int64, ftsOnly bool) *tailTokens {
 	return &tailTokens{from: from, size: make([]uint32, pending-from), ftsOnly: ftsOnly, ids: map[string]int32{}}
 }
 
-// add takes row pk, in pk order. ctx is the read's; the private table's
-// transaction statements run on bg, which an interrupt does not cancel (it
-// would leave the transaction open).
-func (tk *tailTokens) add(ctx, bg context.Context, pk int64, title, content []byte) error {
+// add takes row pk, in pk order.
+func (tk *tailTokens) add(ctx context.Context, pk int64, title, content []byte) error {
 	if tk.ftsOnly || !isASCII(title) || !isASCII(content) {
-		return tk.addFTS5(ctx, bg, pk, title, content)
+		return tk.addFTS5(ctx, pk, title, content)
 	}
 	var n uint32
 	for _, col := range [2]struct {
@@ -84,9 +82,11 @@ func (tk *tailTokens) add(ctx, bg context.Context, pk int64, title, content []by
 }
 
 // addFTS5 inserts row pk into the private table, in the transaction the
-// first such row opens.
-func (tk *tailTokens) addFTS5(ctx, bg context.Context, pk int64, title, content []byte) error {
+// first such row opens. The transaction's statements run without ctx's
+// cancellation: an interrupt would leave it open.
+func (tk *tailTokens) addFTS5(ctx context.Context, pk int64, title, content []byte) error {
 	if tk.tt == nil {
+		bg := context.WithoutCancel(ctx)
 		tt, err := newTailTokenizer(ctx)
 		if err != nil {
 			return err
@@ -104,11 +104,11 @@ func (tk *tailTokens) addFTS5(ctx, bg context.Context, pk int64, title, content 
 }
 
 // finish commits the private table's rows, if any, and takes their lengths.
-func (tk *tailTokens) finish(ctx, bg context.Context) error {
+func (tk *tailTokens) finish(ctx context.Context) error {
 	if tk.tt == nil {
 		return nil
 	}
-	if _, err := tk.tt.c.ExecContext(bg, `COMMIT`); err != nil {
+	if _, err := tk.tt.c.ExecContext(context.WithoutCancel(ctx), `COMMIT`); err != nil {
 		return err
 	}
 	rows, err := tk.tt.c.QueryContext(ctx, `SELECT id, sz FROM t_docsize`)

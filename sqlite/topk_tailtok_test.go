@@ -153,11 +153,11 @@ func TestTailTokensPaths(t *testing.T) {
 			if k == skip {
 				continue
 			}
-			if err := tk.add(ctx, ctx, 101+int64(k), []byte(row[0]), []byte(row[1])); err != nil {
+			if err := tk.add(ctx, 101+int64(k), []byte(row[0]), []byte(row[1])); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if err := tk.finish(ctx, ctx); err != nil {
+		if err := tk.finish(ctx); err != nil {
 			t.Fatal(err)
 		}
 		var out []postingRow
@@ -182,10 +182,10 @@ func TestTailTokensPaths(t *testing.T) {
 	// Pure ASCII: no FTS5 table at all.
 	tk := newTailTokens(0, 2, false)
 	defer tk.close()
-	if err := tk.add(ctx, ctx, 1, []byte("Plain"), []byte("ascii text, plain")); err != nil {
+	if err := tk.add(ctx, 1, []byte("Plain"), []byte("ascii text, plain")); err != nil {
 		t.Fatal(err)
 	}
-	if err := tk.finish(ctx, ctx); err != nil {
+	if err := tk.finish(ctx); err != nil {
 		t.Fatal(err)
 	}
 	var terms []string
