@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"strings"
@@ -22,25 +23,36 @@ type tailTokens struct {
 	tokens  int64
 	ftsOnly bool // every row through FTS5 (tests and benchmarks compare)
 
-	// The Go-tokenized rows: each term once in terms (ids by its index),
-	// and one entry per term and row, in row order.
-	stem    asciiStemmer
-	ids     map[string]int32
-	terms   []string
-	entries []tailEntry
-	last    []int32 // a term's newest entry
+	// The Go-tokenized rows: each term once in terms (ids by its index).
+	stem  asciiStemmer
+	ids   map[string]int32
+	terms []tailTerm
 
 	// The other rows (nil until one comes).
 	tt  *tailTokenizer
 	ins *sql.Stmt
 }
 
-// tailEntry is the weight of a term in a row (titleWeight per token in the
-// title, contentWeight per token in the content).
-type tailEntry struct {
-	term int32
-	pk   int64
-	w    uint32
+// tailTerm is a term of the Go-tokenized rows and its postings: those of
+// the rows before pk as uvarint pairs (pk - the previous one, weight),
+// about 3 bytes a posting (a tail rebuilt over many rows holds them all),
+// and its weight w in row pk so far (titleWeight per token in the title,
+// contentWeight per token in the content).
+type tailTerm struct {
+	text   string
+	list   []byte
+	prevPk int64 // the last pk in list
+	pk     int64
+	w      uint32
+}
+
+// push appends the posting of row pk to the list, if any.
+func (t *tailTerm) push() {
+	if t.w > 0 {
+		t.list = binary.AppendUvarint(t.list, uint64(t.pk-t.prevPk))
+		t.list = binary.AppendUvarint(t.list, uint64(t.w))
+		t.prevPk = t.pk
+	}
 }
 
 func newTailTokens(from, pending int64, ftsOnly bool) *tailTokens {
@@ -62,17 +74,15 @@ func (tk *tailTokens) add(ctx context.Context, pk int64, title, content []byte) 
 			id, ok := tk.ids[string(term)]
 			if !ok {
 				id = int32(len(tk.terms))
-				s := string(term)
-				tk.ids[s] = id
-				tk.terms = append(tk.terms, s)
-				tk.last = append(tk.last, -1)
+				tk.terms = append(tk.terms, tailTerm{text: string(term)})
+				tk.ids[tk.terms[id].text] = id
 			}
-			if e := tk.last[id]; e >= 0 && tk.entries[e].pk == pk {
-				tk.entries[e].w += col.w
-				return
+			if t := &tk.terms[id]; t.pk == pk {
+				t.w += col.w
+			} else {
+				t.push()
+				t.pk, t.w = pk, col.w
 			}
-			tk.last[id] = int32(len(tk.entries))
-			tk.entries = append(tk.entries, tailEntry{term: id, pk: pk, w: col.w})
 		})
 	}
 	tk.size[pk-tk.from-1] = n
@@ -139,20 +149,37 @@ func (tk *tailTokens) finish(ctx context.Context) error {
 // in byte-wise order.
 func (tk *tailTokens) postings(ctx context.Context, lo int64, emit func(postingRow) error) error {
 	pc := postingCollector{lo: lo, size: func(pk int64) uint32 { return tk.size[pk-tk.from-1] }, emit: emit}
-	sorted := tk.sortedEntries()
-	i := 0
-	// feed gives pc the Go-tokenized entries before (term, pk) in the
+	// The Go-tokenized terms in byte-wise order, and the postings of the
+	// one being fed.
+	sorted := tk.sortedTerms()
+	i, j := 0, 0
+	var (
+		pks []int64
+		ws  []uint32
+	)
+	load := func() {
+		pks, ws = decodeTailList(sorted[i].list, pks[:0], ws[:0])
+		j = 0
+	}
+	if len(sorted) > 0 {
+		load()
+	}
+	// feed gives pc the Go-tokenized postings before (term, pk) in the
 	// vocabulary's order (all of them when all): a row is tokenized one way
-	// only, so no entry is at (term, pk).
+	// only, so none is at (term, pk).
 	feed := func(term string, pk int64, all bool) error {
-		for ; i < len(sorted); i++ {
-			e := sorted[i]
-			t := tk.terms[e.term]
-			if !all && (t > term || t == term && e.pk > pk) {
-				return nil
+		for i < len(sorted) {
+			t := sorted[i].text
+			for ; j < len(pks); j++ {
+				if !all && (t > term || t == term && pks[j] > pk) {
+					return nil
+				}
+				if err := pc.addWeight(t, pks[j], ws[j]); err != nil {
+					return err
+				}
 			}
-			if err := pc.addWeight(t, e.pk, e.w); err != nil {
-				return err
+			if i++; i < len(sorted) {
+				load()
 			}
 		}
 		return nil
@@ -188,33 +215,30 @@ func (tk *tailTokens) postings(ctx context.Context, lo int64, emit func(postingR
 	return pc.flush()
 }
 
-// sortedEntries returns the Go-tokenized entries by term (byte-wise), then
-// pk: a counting sort by the terms' ranks, which keeps each term's entries
-// in row order.
-func (tk *tailTokens) sortedEntries() []tailEntry {
-	order := make([]int32, len(tk.terms))
-	for i := range order {
-		order[i] = int32(i)
+// sortedTerms returns the Go-tokenized terms in byte-wise order, their
+// lists complete.
+func (tk *tailTokens) sortedTerms() []*tailTerm {
+	out := make([]*tailTerm, len(tk.terms))
+	for i := range tk.terms {
+		tk.terms[i].push()
+		out[i] = &tk.terms[i]
 	}
-	slices.SortFunc(order, func(a, b int32) int { return strings.Compare(tk.terms[a], tk.terms[b]) })
-	start := make([]int, len(tk.terms)+1) // by rank: where its entries start
-	rank := make([]int32, len(tk.terms))
-	for r, id := range order {
-		rank[id] = int32(r)
-	}
-	for _, e := range tk.entries {
-		start[rank[e.term]+1]++
-	}
-	for r := 1; r < len(start); r++ {
-		start[r] += start[r-1]
-	}
-	out := make([]tailEntry, len(tk.entries))
-	for _, e := range tk.entries {
-		r := rank[e.term]
-		out[start[r]] = e
-		start[r]++
-	}
+	slices.SortFunc(out, func(a, b *tailTerm) int { return strings.Compare(a.text, b.text) })
 	return out
+}
+
+// decodeTailList appends the postings of a tailTerm's list (push's
+// encoding) to pks and ws.
+func decodeTailList(list []byte, pks []int64, ws []uint32) ([]int64, []uint32) {
+	var pk int64
+	for len(list) > 0 {
+		d, n := binary.Uvarint(list)
+		w, m := binary.Uvarint(list[n:])
+		pk += int64(d)
+		pks, ws = append(pks, pk), append(ws, uint32(w))
+		list = list[n+m:]
+	}
+	return pks, ws
 }
 
 func (tk *tailTokens) close() {
