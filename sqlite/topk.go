@@ -338,6 +338,7 @@ type topkState struct {
 	served  atomic.Int64          // searches answered from the index
 	colsOff atomic.Bool           // filtered searches seek rows (benchmarks compare)
 	colsHit atomic.Int64          // filtered searches answered with the columns
+	ftsTail atomic.Bool           // tail builds tokenize every row with FTS5 (tests and benchmarks compare)
 	colMu   sync.Mutex            // loading
 	loading map[colKey]*colEntry
 	hook    func(step string) error // tests: a build stops with its error at a step

@@ -19,10 +19,11 @@ import (
 //   - Rows added after the base segment are taken in by tail segments
 //     (topk_tails), each holding the rows with pk in [lo, watermark], the
 //     ranges ascending and contiguous from the base's watermark. A tail is
-//     built from its rows alone: their title and content go into a private
-//     in-memory FTS5 table with the stemmed shards' tokenizer options (the
-//     same terms, as for query words, topk_token.go), whose fts5vocab
-//     'instance' rows and _docsize give the postings and lengths. The
+//     built from its rows alone, tokenized exactly as the stemmed shards
+//     are (the same terms, as for query words, topk_token.go): pure-ASCII
+//     rows by a Go port of FTS5's tokenizer (porter.go), the others through
+//     a private in-memory FTS5 table whose fts5vocab 'instance' rows and
+//     _docsize give their postings and lengths (topk_tailtok.go). The
 //     protocol is a whole build's (topk_build.go): a pending watermark, the
 //     rows read on one snapshot, postings written under a new generation,
 //     one small write transaction to switch, the dirty records of its range
@@ -351,25 +352,13 @@ func (s *Store) buildTail(ctx context.Context, part, from int64) (bool, error) {
 		return false, err
 	}
 	// (2) The rows, tokenized, and their posting lists, on one snapshot.
-	tt, err := newTailTokenizer(ctx)
-	if err != nil {
-		return false, err
-	}
-	defer tt.close()
-	bg := context.WithoutCancel(ctx) // an interrupt would leave the transaction open
+	tk := newTailTokens(from, pending, st.ftsTail.Load())
+	defer tk.close()
 	var maxN int64
 	err = s.read(ctx, "top-k index: tail rows", func(tx *conn) error {
 		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(n), 0) FROM topk_dirty`).Scan(&maxN); err != nil {
 			return err
 		}
-		if _, err := tt.c.ExecContext(bg, `BEGIN`); err != nil {
-			return err
-		}
-		ins, err := tt.c.PrepareContext(bg, `INSERT INTO t (rowid, title, content) VALUES (?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer ins.Close()
 		rows, err := tx.QueryContext(ctx, `SELECT pk, title, content FROM contexts WHERE pk BETWEEN ? AND ?`, from+1, pending)
 		if err != nil {
 			return err
@@ -383,75 +372,23 @@ func (s *Store) buildTail(ctx context.Context, part, from int64) (bool, error) {
 			if err := rows.Scan(&pk, &title, &content); err != nil {
 				return err
 			}
-			if _, err := ins.ExecContext(ctx, pk, string(title), string(content)); err != nil {
+			if err := tk.add(ctx, pk, title, content); err != nil {
 				return err
 			}
 		}
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		_, err = tt.c.ExecContext(bg, `COMMIT`)
-		return err
+		return tk.finish(ctx)
 	})
 	if err != nil {
 		return false, err
 	}
 	w := &postingWriter{ctx: ctx, s: s, part: part, gen: gen}
-	// Row lengths, then every token, term by term, row by row.
-	size := make([]uint32, pending-from)
-	var docs, tokens int64
-	if err := func() error {
-		rows, err := tt.c.QueryContext(ctx, `SELECT id, sz FROM t_docsize`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var (
-				pk int64
-				sz []byte
-			)
-			if err := rows.Scan(&pk, &sz); err != nil {
-				return err
-			}
-			d, err := docSize(sz)
-			if err != nil {
-				return fmt.Errorf("row %d: %w", pk, err)
-			}
-			size[pk-from-1] = uint32(d)
-			docs++
-			tokens += d
-		}
-		return rows.Err()
-	}(); err != nil {
+	if err := tk.postings(ctx, r.lo, w.add); err != nil {
 		return false, err
 	}
-	if err := func() error {
-		// One row per token: read on the C API (a tenth of the driver's
-		// allocations), the tail build's largest cost.
-		pc := postingCollector{lo: r.lo, size: func(pk int64) uint32 { return size[pk-from-1] }, emit: w.add}
-		err := tt.cc.queryRows(ctx, `SELECT term, doc, col FROM v`, nil, func(row rowReader) error {
-			term, err := row.str(0)
-			if err != nil {
-				return err
-			}
-			pk, err := row.int(1)
-			if err != nil {
-				return err
-			}
-			col, err := row.str(2)
-			if err != nil {
-				return err
-			}
-			return pc.add(term, pk, col == "title")
-		})
-		if err != nil {
-			return err
-		}
-		return pc.flush()
-	}(); err != nil {
-		return false, err
-	}
+	docs, tokens := tk.docs, tk.tokens
 	if err := w.flush(); err != nil {
 		return false, err
 	}
@@ -665,15 +602,21 @@ type postingCollector struct {
 // add takes one token: term (which add copies if it keeps it) in row pk,
 // in the title or the content.
 func (pc *postingCollector) add(term string, pk int64, title bool) error {
+	w := uint32(contentWeight)
+	if title {
+		w = titleWeight
+	}
+	return pc.addWeight(term, pk, w)
+}
+
+// addWeight takes tokens of term in row pk weighing w together, as add
+// would one by one.
+func (pc *postingCollector) addWeight(term string, pk int64, w uint32) error {
 	if term != pc.term || len(pc.pks) == 0 {
 		if err := pc.flush(); err != nil {
 			return err
 		}
 		pc.term, pc.lastP = strings.Clone(term), 0
-	}
-	w := uint32(contentWeight)
-	if title {
-		w = titleWeight
 	}
 	if pk != pc.lastP {
 		pc.pks, pc.ws, pc.ds = append(pc.pks, pk), append(pc.ws, 0), append(pc.ds, pc.size(pk))
