@@ -686,6 +686,30 @@ func freshMatches(ctx context.Context, tx *conn, r pkRange, g *topkView, words [
 	return out, nil
 }
 
+// eachDocSize reads the rows of a query on an FTS5 _docsize table (id, sz),
+// closes them, and calls fn with each row's pk and length in tokens.
+func eachDocSize(rows *sql.Rows, err error, fn func(pk, tokens int64)) error {
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			pk int64
+			sz []byte
+		)
+		if err := rows.Scan(&pk, &sz); err != nil {
+			return err
+		}
+		d, err := docSize(sz)
+		if err != nil {
+			return fmt.Errorf("row %d: %w", pk, err)
+		}
+		fn(pk, d)
+	}
+	return rows.Err()
+}
+
 // docSize reads an FTS5 _docsize blob (a varint per column) and returns the
 // row's length in tokens over all columns.
 func docSize(b []byte) (int64, error) {
@@ -870,12 +894,42 @@ func markDirty(ctx context.Context, tx *conn, pk int64) error {
 	if err != nil {
 		return err
 	}
-	var n int64
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(n), 0) + 1 FROM topk_dirty`).Scan(&n); err != nil {
+	n, err := dirtyMark(ctx, tx)
+	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO topk_dirty (pk, n) VALUES (?, ?) ON CONFLICT (pk) DO UPDATE SET n = excluded.n`, pk, n)
+	return putDirty(ctx, tx, pk, n+1)
+}
+
+// putDirty records pk in topk_dirty with the order number n.
+func putDirty(ctx context.Context, tx *conn, pk, n int64) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO topk_dirty (pk, n) VALUES (?, ?) ON CONFLICT (pk) DO UPDATE SET n = excluded.n`, pk, n)
 	return err
+}
+
+// dirtyMark returns the number of the change log's newest change, kept by
+// AUTOINCREMENT in sqlite_sequence: a number that never goes back, not
+// even when changes are pruned. A build takes it as the mark of its read
+// snapshot, and its switch clears the records numbered at or below it; a
+// change records its rows with the mark it sees plus one.
+//
+//   - Every change that marks rows logs itself after it (an update or a
+//     delete of a context), so its records' number is at most its log
+//     entry's: a build whose snapshot holds the change clears them.
+//   - A change committed after a build's snapshot sees at least that
+//     snapshot's mark, so its records are numbered above it: that build's
+//     switch keeps them.
+//
+// The records' own max(n) + 1 would not do: a tail's switch clearing the
+// newest records lowers it, and a change made during a whole build could
+// then take a number at or below the build's mark and be cleared by its
+// switch, though its snapshot never saw the change (the segment would keep
+// the row's old postings). A counter of its own would cost a write per
+// change; this one is written with the change log anyway.
+func dirtyMark(ctx context.Context, tx *conn) (int64, error) {
+	var n int64
+	err := tx.QueryRowContext(ctx, `SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)`).Scan(&n)
+	return n, err
 }
 
 // topkTermsOf is used in tests and the check: the words of s as the index

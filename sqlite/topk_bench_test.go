@@ -95,3 +95,28 @@ func BenchmarkSearchTopK(b *testing.B) {
 		s.Close()
 	}
 }
+
+// BenchmarkUpdateInSegment: single updates of rows a top-k segment holds,
+// each recorded as changed (topk_dirty) in its own durable transaction,
+// as PATCH /v1/contexts/{id} does.
+func BenchmarkUpdateInSegment(b *testing.B) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, b.TempDir(), sqlite.Options{TopKMinContexts: 1 << 30})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	sc := contextd.Scope{Tenant: "bench"}
+	ids := seed(b, s, sc, 5000)
+	if err := sqlite.BuildTopK(s, "bench"); err != nil {
+		b.Fatal(err)
+	}
+	g := newTextGen(43)
+	r := rand.New(rand.NewPCG(1, 2))
+	for b.Loop() {
+		content := g.words(150)
+		if _, err := s.UpdateContext(ctx, sc, ids[r.IntN(len(ids))], contextd.ContextUpdate{Content: &content}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -102,33 +102,18 @@ func (s *Store) buildTopK(ctx context.Context, part int64) error {
 	var size []uint32
 	w := &postingWriter{ctx: ctx, s: s, part: part, gen: gen}
 	err = s.read(ctx, "top-k index: build", func(tx *conn) error {
-		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(n), 0) FROM topk_dirty`).Scan(&maxN); err != nil {
+		var err error
+		if maxN, err = dirtyMark(ctx, tx); err != nil {
 			return err
 		}
 		// Row lengths, by seq.
 		size = make([]uint32, pending&pkMask+1)
 		rows, err := tx.QueryContext(ctx, `SELECT id, sz FROM `+ftsName(contextIndex.stem, shard)+`_docsize WHERE id BETWEEN ? AND ?`, r.lo, pending)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var (
-				pk int64
-				sz []byte
-			)
-			if err := rows.Scan(&pk, &sz); err != nil {
-				return err
-			}
-			d, err := docSize(sz)
-			if err != nil {
-				return fmt.Errorf("row %d: %w", pk, err)
-			}
+		return eachDocSize(rows, err, func(pk, d int64) {
 			size[pk&pkMask] = uint32(d)
 			docs++
 			tokens += d
-		}
-		return rows.Err()
+		})
 	})
 	if err == nil && docs > 0 {
 		pc := &postingCollector{lo: r.lo, size: func(pk int64) uint32 { return size[pk&pkMask] }, emit: w.add}

@@ -14,7 +14,8 @@ import (
 // rows (one read snapshot): a partition's tails follow its base and each
 // other without gap or overlap; every row a segment was built from is still
 // a row, unless it is recorded as changed (rows: a segment's rows now, plus
-// its deleted ones, make its count); and, with full, that every posting
+// its deleted ones, make its count); no change record is numbered past the
+// change log's next number (dirtyMark); and, with full, that every posting
 // list decodes, is in order, inside its segment's range, with its document
 // frequency, and that the filter columns held in memory agree with the
 // rows (checkColumns). A store without segments has no items.
@@ -50,6 +51,17 @@ func (s *Store) checkTopK(ctx context.Context, c *conn, full bool) ([]contextd.C
 	}
 	if len(segs) == 0 {
 		return nil, nil // no segment: nothing to report
+	}
+	mark, err := dirtyMark(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	var maxN int64
+	if err := c.QueryRowContext(ctx, `SELECT coalesce(max(n), 0) FROM topk_dirty`).Scan(&maxN); err != nil {
+		return nil, err
+	}
+	if maxN > mark+1 {
+		bad = append(bad, fmt.Sprintf("a changed row is numbered %d, past the change log's newest change (%d) and the next", maxN, mark))
 	}
 	for _, g := range segs {
 		lo := g.part << pkBits

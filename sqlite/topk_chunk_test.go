@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"sort"
 	"testing"
+
+	"github.com/contextd/contextd"
 )
 
 // basePostings returns the base segment's posting lists of part: term to
@@ -150,4 +153,93 @@ func TestTopKTailSpan(t *testing.T) {
 		t.Fatalf("the tails end at %d, not at the newest row", v.watermark)
 	}
 	sameAsFTS5(t, s, "w", r, 20)
+}
+
+// TestTopKDirtyOrderAcrossSwitches: a change made while a whole build runs
+// stays dirty after its switch, even when a tail's switch in between
+// cleared the newest dirty records. The records' number must never go
+// back: were it max(n)+1 over the records left, the change would get a
+// number at or below the build's mark and the switch would clear it,
+// leaving the segment's old postings for a row that changed (dirtyMark).
+func TestTopKDirtyOrderAcrossSwitches(t *testing.T) {
+	defer func(n int64) { buildChunk = n }(buildChunk)
+	ctx := context.Background()
+	s := openTopK(t)
+	r := rand.New(rand.NewPCG(15, 16))
+	docs := map[string]*topkDoc{}
+	topkCreate(t, s, "w", r, 100, docs)
+	if err := BuildTopK(s, "w"); err != nil {
+		t.Fatal(err)
+	}
+	part := partOf(t, s, "w")
+	base := viewOf(t, s, part).watermark
+	topkCreate(t, s, "w", r, 30, docs)
+	tailAfter(t, s, part, base)
+
+	// Rows of the base (pk <= base) and of the tail (pk > base), by id.
+	var inBase, inTail []string
+	for id := range docs {
+		if queryInt(t, s, `SELECT pk FROM contexts WHERE id = ?`, id) <= base {
+			inBase = append(inBase, id)
+		} else {
+			inTail = append(inTail, id)
+		}
+	}
+	sort.Strings(inBase)
+	sort.Strings(inTail)
+	sc := contextd.Scope{Tenant: "w"}
+	update := func(id, content string) {
+		t.Helper()
+		c, err := s.UpdateContext(ctx, sc, id, contextd.ContextUpdate{Content: &content})
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs[id].content = c.Content
+	}
+	// Dirty records before the build: one in the base, two in the tail,
+	// the tail's the newest.
+	update(inBase[0], "kappa sigma")
+	update(inTail[0], "omega delta")
+	update(inTail[1], "omega theta")
+
+	buildChunk = 1
+	changed := ""
+	s.topk.hook = func(step string) error {
+		if step != "chunk" || changed != "" {
+			return nil
+		}
+		// After the build's mark: a tail over the same rows clears the
+		// tail's records, then a row of the base changes.
+		tailAfter(t, s, part, base)
+		changed = inBase[1]
+		update(changed, "alpha alpha alpha lambda")
+		return nil
+	}
+	if err := BuildTopK(s, "w"); err != nil {
+		t.Fatal(err)
+	}
+	s.topk.hook = nil
+	if changed == "" {
+		t.Fatal("the build had no chunk end")
+	}
+	pk := queryInt(t, s, `SELECT pk FROM contexts WHERE id = ?`, changed)
+	if n := queryInt(t, s, `SELECT count(*) FROM topk_dirty WHERE pk = ?`, pk); n != 1 {
+		t.Fatalf("the row changed during the build has %d dirty records after its switch, want 1", n)
+	}
+	checkOracle(t, s, "w", docs, r, 40)
+	rep, err := s.Check(ctx, contextd.CheckOptions{Full: true})
+	if err != nil || !rep.OK {
+		t.Fatalf("check: %+v %v", rep, err)
+	}
+
+	// The check finds a change log numbered behind the records.
+	if err := s.write(ctx, "test", func(tx *conn) error {
+		_, err := tx.ExecContext(ctx, `UPDATE sqlite_sequence SET seq = 1 WHERE name = 'changes'`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := s.Check(ctx, contextd.CheckOptions{}); err != nil || rep.OK {
+		t.Fatalf("check with the counter behind the records: %+v %v", rep, err)
+	}
 }

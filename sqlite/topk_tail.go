@@ -356,7 +356,8 @@ func (s *Store) buildTail(ctx context.Context, part, from int64) (bool, error) {
 	defer tk.close()
 	var maxN int64
 	err = s.read(ctx, "top-k index: tail rows", func(tx *conn) error {
-		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(n), 0) FROM topk_dirty`).Scan(&maxN); err != nil {
+		var err error
+		if maxN, err = dirtyMark(ctx, tx); err != nil {
 			return err
 		}
 		rows, err := tx.QueryContext(ctx, `SELECT pk, title, content FROM contexts WHERE pk BETWEEN ? AND ?`, from+1, pending)

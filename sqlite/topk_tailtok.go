@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/binary"
-	"fmt"
 	"slices"
 	"strings"
 )
@@ -122,27 +121,11 @@ func (tk *tailTokens) finish(ctx context.Context) error {
 		return err
 	}
 	rows, err := tk.tt.c.QueryContext(ctx, `SELECT id, sz FROM t_docsize`)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			pk int64
-			sz []byte
-		)
-		if err := rows.Scan(&pk, &sz); err != nil {
-			return err
-		}
-		d, err := docSize(sz)
-		if err != nil {
-			return fmt.Errorf("row %d: %w", pk, err)
-		}
+	return eachDocSize(rows, err, func(pk, d int64) {
 		tk.size[pk-tk.from-1] = uint32(d)
 		tk.docs++
 		tk.tokens += d
-	}
-	return rows.Err()
+	})
 }
 
 // postings emits the tail's posting lists, encoded from lo, term by term

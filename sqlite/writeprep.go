@@ -102,7 +102,7 @@ func hasVector[T any](items []T, vec func(*T) []float32) bool {
 // while it runs.
 type dirtyMarks struct {
 	pending map[int64]int64 // partition -> topk_segments.pending; -1: no segment
-	next    int64           // next n of topk_dirty; 0: not read yet
+	next    int64           // the job's records' number (dirtyMark + 1); 0: not read yet
 }
 
 // mark records pk in topk_dirty when a segment of its partition holds (or is
@@ -127,15 +127,13 @@ func (d *dirtyMarks) mark(ctx context.Context, tx *conn, pk int64) error {
 		return nil
 	}
 	if d.next == 0 {
-		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(n), 0) + 1 FROM topk_dirty`).Scan(&d.next); err != nil {
+		n, err := dirtyMark(ctx, tx)
+		if err != nil {
 			return err
 		}
+		d.next = n + 1
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO topk_dirty (pk, n) VALUES (?, ?) ON CONFLICT (pk) DO UPDATE SET n = excluded.n`, pk, d.next); err != nil {
-		return err
-	}
-	d.next++
-	return nil
+	return putDirty(ctx, tx, pk, d.next)
 }
 
 // markEpoch records, once per job that creates rows of kind with vectors,
