@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"sort"
 	"strconv"
@@ -752,44 +753,43 @@ const indexSizeTTL = 10 * time.Second
 
 // cachedIndexSize returns the full-text index size and when it was
 // measured. Measuring reads every page of the indexes (dbstat: ~7 s for the
-// 1.8 GB of indexes of 1M contexts when the file is not cached), so only
-// the first call waits for it; later ones get the last measurement, and one
-// older than maxAge is measured again in the background.
+// 1.8 GB of indexes of 1M contexts when the file is not cached, more at 3M),
+// so it runs in the background, one measurement at a time, bound to the
+// store's life rather than to a caller: a measurement older than maxAge is
+// returned at once while the next one runs, and only a caller with no
+// measurement yet waits, for as long as ctx lets it (its ctx's error then;
+// the measurement goes on for the next caller).
 func (s *Store) cachedIndexSize(ctx context.Context, maxAge time.Duration) (int64, time.Time, error) {
 	s.sizeMu.Lock()
 	size, at := s.size, s.sizeAt
-	if !at.IsZero() {
-		if time.Since(at) > maxAge && !s.sizing {
-			s.sizing = true
-			go s.refreshIndexSize()
+	var done chan struct{}
+	if at.IsZero() || time.Since(at) > maxAge {
+		if s.sizing == nil {
+			s.sizing = make(chan struct{})
+			go s.refreshIndexSize(s.sizing)
 		}
-		s.sizeMu.Unlock()
-		return size, at, nil
+		done = s.sizing
 	}
 	s.sizeMu.Unlock()
-	size, err := s.measureIndexSize(ctx)
-	if err != nil {
-		return 0, time.Time{}, err
+	if !at.IsZero() {
+		return size, at, nil
 	}
-	return size, s.recordIndexSize(size), nil
-}
-
-// recordIndexSize keeps a measured size and returns its time.
-func (s *Store) recordIndexSize(size int64) time.Time {
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return 0, time.Time{}, ctx.Err()
+	}
 	s.sizeMu.Lock()
 	defer s.sizeMu.Unlock()
-	s.size, s.sizeAt = size, time.Now()
-	return s.sizeAt
+	if s.sizeAt.IsZero() {
+		return 0, time.Time{}, s.sizeErr
+	}
+	return s.size, s.sizeAt, nil
 }
 
-// refreshIndexSize measures the index size again, cancelled when the store
-// closes.
-func (s *Store) refreshIndexSize() {
-	defer func() {
-		s.sizeMu.Lock()
-		s.sizing = false
-		s.sizeMu.Unlock()
-	}()
+// refreshIndexSize measures the index size, cancelled when the store
+// closes, keeps the size or the error, and closes done.
+func (s *Store) refreshIndexSize(done chan struct{}) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
@@ -800,13 +800,18 @@ func (s *Store) refreshIndexSize() {
 		}
 	}()
 	size, err := s.measureIndexSize(ctx)
-	if err != nil {
-		if !s.isClosed() {
-			s.log.Warn("measuring the full-text index size", "err", err)
-		}
-		return
+	if err != nil && !s.isClosed() {
+		s.log.Warn("measuring the full-text index size", "err", err)
 	}
-	s.recordIndexSize(size)
+	s.sizeMu.Lock()
+	defer s.sizeMu.Unlock()
+	if err == nil {
+		s.size, s.sizeAt = size, time.Now()
+	} else if s.sizeAt.IsZero() {
+		s.sizeErr = fmt.Errorf("measuring the full-text index size: %w", err)
+	}
+	s.sizing = nil
+	close(done)
 }
 
 // measureIndexSize returns the bytes of every full-text shadow table, each

@@ -115,10 +115,11 @@ type Store struct {
 
 	partitions sync.Map // tenant name -> partition number (see partition.go)
 
-	sizeMu sync.Mutex // guards the cached index size (see cachedIndexSize)
-	size   int64
-	sizeAt time.Time
-	sizing bool // a background measurement runs
+	sizeMu  sync.Mutex // guards the cached index size (see cachedIndexSize)
+	size    int64
+	sizeAt  time.Time     // zero: not measured yet
+	sizeErr error         // why the last measurement failed, while none succeeded
+	sizing  chan struct{} // closed when the measurement in flight ends; nil: none
 
 	closeOnce sync.Once
 	closeErr  error

@@ -17,10 +17,17 @@ var _ contextd.StatsReporter = (*Store)(nil)
 // (dbstat), which a metrics scrape every few seconds must not do.
 const statsIndexMaxAge = 5 * time.Minute
 
+// statsIndexWait is how long Stats waits for the store's first index size
+// measurement before it answers without one (IndexSizeBytes -1): a scrape
+// or /health/details right after a large store opens must not wait for the
+// walk of every index page (seconds to minutes), nor cancel it.
+var statsIndexWait = time.Second
+
 // Stats implements contextd.StatsReporter: the files' sizes, the reader
 // pool, the write queue and the writer's counters, all without a query, and
 // the full-text index size as last measured (again in the background once
-// older than statsIndexMaxAge).
+// older than statsIndexMaxAge; -1 while the first measurement takes longer
+// than statsIndexWait).
 func (s *Store) Stats(ctx context.Context) (*contextd.StoreStats, error) {
 	if s.isClosed() {
 		return nil, errClosed
@@ -47,10 +54,16 @@ func (s *Store) Stats(ctx context.Context) (*contextd.StoreStats, error) {
 		st.SizeBytes += fi.Size()
 	}
 
-	size, at, err := s.cachedIndexSize(ctx, statsIndexMaxAge)
-	if err != nil {
+	wctx, cancel := context.WithTimeout(ctx, statsIndexWait)
+	size, at, err := s.cachedIndexSize(wctx, statsIndexMaxAge)
+	cancel()
+	switch {
+	case err == nil:
+		st.IndexSizeBytes, st.IndexMeasuredAt = size, at.UTC()
+	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+		// The first measurement goes on in the background: -1 until then.
+	default:
 		return nil, err
 	}
-	st.IndexSizeBytes, st.IndexMeasuredAt = size, at.UTC()
 	return st, nil
 }
