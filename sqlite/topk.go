@@ -886,25 +886,8 @@ func countPassing(ctx context.Context, tx *conn, all []match, f *sqlBuilder) (in
 // statement that may write several rows opens a savepoint, and FTS5 flushes
 // its pending terms at every savepoint, which would cost a segment per row.
 func markDirty(ctx context.Context, tx *conn, pk int64) error {
-	var pending int64
-	err := tx.QueryRowContext(ctx, `SELECT pending FROM topk_segments WHERE part = ?`, pk>>pkBits).Scan(&pending)
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && pending < pk) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	n, err := dirtyMark(ctx, tx)
-	if err != nil {
-		return err
-	}
-	return putDirty(ctx, tx, pk, n+1)
-}
-
-// putDirty records pk in topk_dirty with the order number n.
-func putDirty(ctx context.Context, tx *conn, pk, n int64) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO topk_dirty (pk, n) VALUES (?, ?) ON CONFLICT (pk) DO UPDATE SET n = excluded.n`, pk, n)
-	return err
+	var d dirtyMarks
+	return d.mark(ctx, tx, pk)
 }
 
 // dirtyMark returns the number of the change log's newest change, kept by

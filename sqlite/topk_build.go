@@ -98,12 +98,12 @@ func (s *Store) buildTopK(ctx context.Context, part int64) error {
 	// (2) The posting lists: the row lengths and the dirty-record mark on
 	// one snapshot, then every token, a chunk of whole terms on each
 	// snapshot (buildChunk).
-	var maxN, docs, tokens int64
+	var mark, docs, tokens int64
 	var size []uint32
 	w := &postingWriter{ctx: ctx, s: s, part: part, gen: gen}
 	err = s.read(ctx, "top-k index: build", func(tx *conn) error {
 		var err error
-		if maxN, err = dirtyMark(ctx, tx); err != nil {
+		if mark, err = dirtyMark(ctx, tx); err != nil {
 			return err
 		}
 		// Row lengths, by seq.
@@ -152,7 +152,7 @@ func (s *Store) buildTopK(ctx context.Context, part int64) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM topk_tails WHERE part = ? AND lo <= ?`, part, pending); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM topk_dirty WHERE pk BETWEEN ? AND ? AND n <= ?`, r.lo, pending, maxN); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM topk_dirty WHERE pk BETWEEN ? AND ? AND n <= ?`, r.lo, pending, mark); err != nil {
 			return err
 		}
 		v, ok, err := loadView(ctx, tx, part) // checks the tails left follow

@@ -354,10 +354,10 @@ func (s *Store) buildTail(ctx context.Context, part, from int64) (bool, error) {
 	// (2) The rows, tokenized, and their posting lists, on one snapshot.
 	tk := newTailTokens(from, pending, st.ftsTail.Load())
 	defer tk.close()
-	var maxN int64
+	var mark int64
 	err = s.read(ctx, "top-k index: tail rows", func(tx *conn) error {
 		var err error
-		if maxN, err = dirtyMark(ctx, tx); err != nil {
+		if mark, err = dirtyMark(ctx, tx); err != nil {
 			return err
 		}
 		rows, err := tx.QueryContext(ctx, `SELECT pk, title, content FROM contexts WHERE pk BETWEEN ? AND ?`, from+1, pending)
@@ -414,7 +414,7 @@ func (s *Store) buildTail(ctx context.Context, part, from int64) (bool, error) {
 			part, gen, from+1, pending, docs, tokens, s.clock().UnixNano()); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM topk_dirty WHERE pk BETWEEN ? AND ? AND n <= ?`, from+1, pending, maxN); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM topk_dirty WHERE pk BETWEEN ? AND ? AND n <= ?`, from+1, pending, mark); err != nil {
 			return err
 		}
 		v, ok, err = loadView(ctx, tx, part) // checks the tails follow

@@ -65,15 +65,24 @@ func BenchmarkTailBuild(b *testing.B) {
 	if _, err := s.CreateContexts(ctx, sc, items(rows)); err != nil {
 		b.Fatal(err)
 	}
+	alternateTokenizers(b, func(fts bool) {
+		s.topk.ftsTail.Store(fts)
+		if built, err := s.buildTail(ctx, part, from); err != nil || !built {
+			b.Fatal(built, err)
+		}
+	})
+}
+
+// alternateTokenizers runs tail once through FTS5 and once through the Go
+// tokenizer per iteration, and reports ms per tail each way and their
+// ratio.
+func alternateTokenizers(b *testing.B, tail func(fts bool)) {
 	var took [2]time.Duration // FTS5, Go
 	n := 0
 	for b.Loop() {
 		for way := range 2 {
-			s.topk.ftsTail.Store(way == 0)
 			start := time.Now()
-			if built, err := s.buildTail(ctx, part, from); err != nil || !built {
-				b.Fatal(built, err)
-			}
+			tail(way == 0)
 			took[way] += time.Since(start)
 		}
 		n++
@@ -90,30 +99,19 @@ func BenchmarkTailBuild(b *testing.B) {
 func BenchmarkTailTokens(b *testing.B) {
 	ctx := context.Background()
 	rows := tailBenchRows()
-	var took [2]time.Duration
-	n := 0
-	for b.Loop() {
-		for way := range 2 {
-			start := time.Now()
-			tk := newTailTokens(0, int64(len(rows)), way == 0)
-			for i, r := range rows {
-				if err := tk.add(ctx, int64(i+1), []byte(r[0]), []byte(r[1])); err != nil {
-					b.Fatal(err)
-				}
-			}
-			if err := tk.finish(ctx); err != nil {
+	alternateTokenizers(b, func(fts bool) {
+		tk := newTailTokens(0, int64(len(rows)), fts)
+		defer tk.close()
+		for i, r := range rows {
+			if err := tk.add(ctx, int64(i+1), []byte(r[0]), []byte(r[1])); err != nil {
 				b.Fatal(err)
 			}
-			if err := tk.postings(ctx, 0, func(postingRow) error { return nil }); err != nil {
-				b.Fatal(err)
-			}
-			tk.close()
-			took[way] += time.Since(start)
 		}
-		n++
-	}
-	fts, gotok := took[0].Seconds()*1000/float64(n), took[1].Seconds()*1000/float64(n)
-	b.ReportMetric(fts, "fts5-ms/tail")
-	b.ReportMetric(gotok, "go-ms/tail")
-	b.ReportMetric(fts/gotok, "ratio")
+		if err := tk.finish(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if err := tk.postings(ctx, 0, func(postingRow) error { return nil }); err != nil {
+			b.Fatal(err)
+		}
+	})
 }

@@ -105,8 +105,8 @@ type dirtyMarks struct {
 	next    int64           // the job's records' number (dirtyMark + 1); 0: not read yet
 }
 
-// mark records pk in topk_dirty when a segment of its partition holds (or is
-// being built with) it.
+// mark records pk in topk_dirty, numbered dirtyMark + 1, when a segment of
+// its partition holds (or is being built with) it.
 func (d *dirtyMarks) mark(ctx context.Context, tx *conn, pk int64) error {
 	part := pk >> pkBits
 	if d.pending == nil {
@@ -133,7 +133,8 @@ func (d *dirtyMarks) mark(ctx context.Context, tx *conn, pk int64) error {
 		}
 		d.next = n + 1
 	}
-	return putDirty(ctx, tx, pk, d.next)
+	_, err := tx.ExecContext(ctx, `INSERT INTO topk_dirty (pk, n) VALUES (?, ?) ON CONFLICT (pk) DO UPDATE SET n = excluded.n`, pk, d.next)
+	return err
 }
 
 // markEpoch records, once per job that creates rows of kind with vectors,
